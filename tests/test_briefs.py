@@ -1,0 +1,494 @@
+"""PDF briefs: every field (rare characters included) in the extracted text, the fast font
+path, safe rendering (escaping, a locked-down fetcher), size limits and the time limit,
+access rules, the bilingual variant, the HTML preview and the CLI.
+
+Tests read the PDFs with pypdf and never assert on time.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import re
+import socket
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from tests.factories import make_investor, make_project, make_user
+from tracker.briefs import content, fonts, render, service
+from tracker.briefs.render import BriefError
+from tracker.ceremonies import operations as ceremony_ops
+from tracker.projects.models import Platform
+
+RARE = "龘堃喆𠮷"
+HOSTILE = ('<img src="http://127.0.0.1:9/x"> <a rel="attachment" href="file:///etc/passwd">a</a> '
+           'file:///etc/passwd <script>alert(1)</script>')
+
+
+# --- fixtures (test_ceremonies.py imports them) ------------------------------------------------
+
+@pytest.fixture(scope="session")
+def brief_fonts(app, tmp_path_factory):
+    """The prepared brief fonts: the app's own (set-up ran) or built once into a temp dir."""
+    own = Path(app.config.get("BRIEF_FONT_DIR") or Path(app.instance_path) / "fonts")
+    if fonts.manifest_files(own):
+        app.config["BRIEF_FONT_DIR"] = str(own)
+        return own
+    target = tmp_path_factory.mktemp("brief-fonts")
+    fonts.build(target, echo=lambda *a: None)
+    app.config["BRIEF_FONT_DIR"] = str(target)
+    return target
+
+
+_second_app = {}
+
+
+class WebClient:
+    """A test client whose app has the ``briefs`` blueprint, logged in as a given user.
+
+    Until the app factory registers the blueprint, a second app on the same database (and the
+    same rolled-back test connection, through ``db.session``) is used for these routes.
+    """
+
+    def __init__(self, flask_app, db):
+        self.app = flask_app
+        self.db = db
+        self.client = flask_app.test_client()
+
+    def login(self, user):
+        self.db.session.commit()  # to the test's savepoint, as conftest's login_as does
+        with self.client.session_transaction() as sess:
+            sess["_user_id"] = user.get_id()
+            sess["_fresh"] = True
+        return user
+
+    def get(self, *args, **kwargs):
+        import flask_babel
+        from flask import g
+
+        g.pop("_login_user", None)
+        flask_babel.refresh()
+        return self.client.get(*args, **kwargs)
+
+    def post(self, *args, **kwargs):
+        import flask_babel
+        from flask import g
+
+        g.pop("_login_user", None)
+        flask_babel.refresh()
+        return self.client.post(*args, **kwargs)
+
+
+@pytest.fixture()
+def web(app, db, brief_fonts):
+    if "briefs" in app.blueprints:
+        return WebClient(app, db)
+    other = _second_app.get("app")
+    if other is None:
+        from tracker import create_app
+        from tracker.briefs.views import bp
+
+        keys = ("TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "WTF_CSRF_ENABLED",
+                "RATELIMIT_STORAGE_URI", "SERVER_NAME", "UPLOAD_DIR")
+        other = create_app({k: app.config[k] for k in keys if k in app.config})
+        other.register_blueprint(bp)
+        _second_app["app"] = other
+    other.config["BRIEF_FONT_DIR"] = str(brief_fonts)
+    for key in ("BRIEF_RENDER_TIMEOUT", "BOOKLET_RENDER_TIMEOUT"):
+        if key in app.config:
+            other.config[key] = app.config[key]
+        else:
+            other.config.pop(key, None)
+    return WebClient(other, db)
+
+
+def pdf_text(data: bytes) -> tuple[str, PdfReader]:
+    reader = PdfReader(io.BytesIO(data))
+    text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    return text, reader
+
+
+def squash(text: str) -> str:
+    """Text without whitespace: pypdf breaks lines where the layout wrapped them."""
+    return re.sub(r"\s+", "", text)
+
+
+def full_project(ref, **over):
+    platform = ref.platform
+    investor = make_investor(name=over.pop("investor_name", f"中昊芯英（杭州）科技有限公司{RARE}"),
+                             introduction=over.pop("introduction", f"AI算力芯片企业，董事长王{RARE}。"))
+    values = {
+        "name": f"中昊芯英AI算力产业基地{RARE}", "investor": investor, "platform": platform,
+        "contracted_investment": Decimal(500000), "fixed_asset_investment": Decimal(400000),
+        "land_area_mu": Decimal(300), "content": f"建设AI算力芯片模组与智算中心，负责人张{RARE}。",
+        "expected_output": Decimal(800000), "expected_tax": Decimal(40000), "expected_jobs": 1200,
+        "is_provincial_major": True, "is_qianxiang_wanyi": True, "signed_on": date(2024, 12, 20),
+    }
+    values.update(over)
+    return make_project(**values)
+
+
+def make_ceremony(ref, projects, name="台州市2024(第四季)重大招商项目签约仪式", **kw):
+    ceremony = ceremony_ops.create_ceremony(None, name=name, held_on=kw.pop("held_on", date(2024, 12, 20)),
+                                            venue=kw.pop("venue", "台州市行政中心"), unit=kw.pop("unit", ref.city))
+    for i, project in enumerate(projects):
+        ceremony_ops.add_project(None, ceremony, project, signatory_local=f"朱嘉诚{i}",
+                                 signatory_investor=f"杨立新{i}")
+    return ceremony
+
+
+# --- fonts -------------------------------------------------------------------------------
+
+def test_tiers_partition_every_character():
+    cps = list(range(0x20, 0x7F)) + [ord(c) for c in "台州市龘堃喆"] + [0x20BB7, 0x3400, 0xAC00]
+    tiers = fonts.split_tiers(cps)
+    flat = [cp for tier in tiers for cp in tier]
+    assert sorted(flat) == sorted(set(cps))  # each code point in exactly one tier
+    assert fonts.category_of(ord("台")) == 1  # GB 2312 level 1
+    assert fonts.category_of(ord("龘")) == 3 and fonts.category_of(0x20BB7) == 4
+
+
+def test_prepared_fonts_cover_rare_characters(brief_fonts):
+    from fontTools.ttLib import TTFont
+
+    files = fonts.manifest_files(brief_fonts)
+    assert {f.base for f in files} == {"TZ Brief Serif", "TZ Brief Sans"}
+    assert 'src: url("file:' in fonts.font_face_css(files)
+    regular = [f for f in files if f.base == "TZ Brief Serif" and f.weight == 400]
+    owners = {ch: [] for ch in RARE + "台州"}
+    for f in regular:
+        font = TTFont(f.path, lazy=True)
+        cmap = font.getBestCmap()
+        for ch, tiers in owners.items():
+            if ord(ch) in cmap:
+                tiers.append(f.tier)
+        font.close()
+    assert all(len(tiers) == 1 for tiers in owners.values()), owners  # exactly one tier each
+    assert owners["台"] == [1]
+
+
+def test_fast_font_path_no_fonttools_fallback(app, db, ref, brief_fonts, caplog):
+    from weasyprint.text import ffi as wp_ffi
+
+    assert wp_ffi.harfbuzz_subset is not None, "install libharfbuzz-subset0"
+    project = full_project(ref)
+    with caplog.at_level(logging.WARNING, logger="weasyprint"):
+        result = service.brief_pdf(project)
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("weasyprint")]
+    assert not any(render.SLOW_PATH_MARK in m for m in messages), messages
+    assert not any(render.NOTDEF_MARK in m for m in messages), messages
+    assert result.slow_path is False
+    assert result.missing == set()
+
+
+# --- content ---------------------------------------------------------------------------------
+
+def test_brief_pdf_has_every_field(web, db, ref):
+    project = full_project(ref, stage="construction")
+    make_ceremony(ref, [project])
+    web.login(make_user("staff", ref.huangyan))
+    resp = web.get(f"/projects/{project.id}/brief.pdf")
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/pdf"
+    assert "filename*=UTF-8''" in resp.headers["Content-Disposition"]
+    text, reader = pdf_text(resp.data)
+    assert len(reader.pages) == 1  # a normal project fits on one A4 page
+    flat = squash(text)
+    for expected in (
+        "台州市投资促进中心", "项目简介", project.name, project.investor.name, project.investor.introduction,
+        "江苏", "新能源", "黄岩区", ref.platform.name, "已开工", "50.00亿元", "40.00亿元", "300亩",
+        "2024年12月20日", project.content, "80.00亿元", "40,000万元", "1,200人", "省重大产业项目", "千项万亿",
+        "台州市2024(第四季)重大招商项目签约仪式", "台州市行政中心", "朱嘉诚0", "杨立新0", "第1页/共1页",
+    ):
+        assert squash(expected) in flat, expected
+    for ch in RARE:
+        assert ch in text
+
+
+def test_brief_lists_milestones(app, db, ref, brief_fonts):
+    from tracker.workflow.models import Milestone
+
+    project = full_project(ref, stage="registered")
+    db.session.add_all([
+        Milestone(project_id=project.id, stage="signed", planned_on=date(2024, 12, 20), actual_on=date(2024, 12, 20)),
+        Milestone(project_id=project.id, stage="registered", planned_on=date(2025, 3, 20), actual_on=date(2025, 3, 9)),
+        Milestone(project_id=project.id, stage="construction", planned_on=date(2025, 9, 20)),
+    ])
+    db.session.flush()
+    text, _ = pdf_text(service.brief_pdf(project).pdf)
+    flat = squash(text)
+    for expected in ("已签约", "已注册", "2025年3月9日", "已开工", "2025年9月20日", "计划日期", "实际日期"):
+        assert expected in flat
+
+
+def test_bilingual_variant(web, db, ref):
+    project = full_project(ref)
+    web.login(make_user("manager", ref.huangyan))
+    resp = web.get(f"/projects/{project.id}/brief.pdf?lang=bilingual")
+    assert resp.status_code == 200
+    text, _ = pdf_text(resp.data)
+    for expected in ("Project Brief", "Investor", "Contracted investment", "RMB 5.00 billion", "Huangyan District",
+                     "New energy", "Jiangsu", "Page 1 of 1", "项目简介", project.name):
+        assert squash(expected) in squash(text), expected
+
+
+def test_html_preview_matches_and_escapes(web, db, ref):
+    project = full_project(ref, content=HOSTILE)
+    web.login(make_user("staff", ref.huangyan))
+    resp = web.get(f"/projects/{project.id}/brief")
+    assert resp.status_code == 200
+    body = resp.get_data(as_text=True)
+    assert project.name in body and project.investor.name in body
+    assert "<script>alert(1)</script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert '<img src="http://127.0.0.1:9/x">' not in body
+    assert web.get(f"/projects/{project.id}/brief?lang=bilingual").status_code == 200
+
+
+# --- access --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("role,unit_key,status", [
+    ("staff", "huangyan", 200), ("manager", "huangyan", 200), ("leader", "city", 200), ("staff", "city", 200),
+    ("staff", "linhai", 404), ("manager", "linhai", 404), ("admin", "city", 403),
+])
+@pytest.mark.parametrize("path", ["/projects/{id}/brief.pdf", "/projects/{id}/brief"])
+def test_brief_access_follows_project_page(web, db, ref, role, unit_key, status, path):
+    project = make_project(unit=ref.huangyan)
+    web.login(make_user(role, getattr(ref, unit_key)))
+    assert web.get(path.format(id=project.id)).status_code == status
+
+
+def test_brief_needs_login(web, db, ref):
+    project = make_project()
+    db.session.commit()
+    resp = web.get(f"/projects/{project.id}/brief.pdf")
+    assert resp.status_code in (302, 401)
+
+
+def test_missing_project_is_404(web, db, ref):
+    web.login(make_user("staff", ref.city))
+    assert web.get("/projects/999999/brief.pdf").status_code == 404
+
+
+# --- safe rendering --------------------------------------------------------------------------
+
+def test_hostile_text_is_shown_literally_and_nothing_is_fetched(web, db, ref, monkeypatch):
+    platform = Platform(name="园区" + HOSTILE[:40], unit_id=ref.huangyan.id)
+    db.session.add(platform)
+    project = full_project(ref, name=HOSTILE[:100], investor_name=HOSTILE[:100], introduction=HOSTILE,
+                           content=HOSTILE, platform=platform)
+    ceremony = make_ceremony(ref, [], name="仪式" + HOSTILE[:100], venue=HOSTILE[:120])
+    ceremony_ops.add_project(None, ceremony, project, signatory_local=HOSTILE[:60], signatory_investor=HOSTILE[:60])
+
+    attempts = []
+    real_connect = socket.socket.connect
+
+    def guard(sock, address):
+        attempts.append(address)
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guard)
+    renderer = render.get_renderer(service.font_dir())
+    denied_before = list(renderer.denied)
+    web.login(make_user("manager", ref.city))
+    for url in (f"/projects/{project.id}/brief.pdf", f"/projects/{project.id}/brief.pdf?lang=bilingual",
+                f"/ceremonies/{ceremony.id}/booklet.pdf", f"/ceremonies/{ceremony.id}/order.pdf"):
+        resp = web.get(url)
+        assert resp.status_code == 200, url
+        text, reader = pdf_text(resp.data)
+        flat = squash(text)
+        if "order" not in url:  # the order sheet prints names and signatories only
+            assert squash('<script>alert(1)</script>') in flat
+        assert squash('<img src="http://127.0.0.1:9/x">') in flat
+        assert squash('<a rel="attachment" href="file:///etc/passwd">') in flat
+        assert "file:///etc/passwd" in flat
+        assert not reader.attachments  # nothing was attached
+        assert b"/EmbeddedFile" not in resp.data and b"/URI" not in resp.data
+        assert b"root:x:0:0" not in resp.data
+    assert attempts == []  # no network
+    assert render.get_renderer(service.font_dir()).denied == denied_before  # no fetch even attempted
+
+
+def test_fetcher_allows_only_data_and_own_files(app, brief_fonts, tmp_path):
+    renderer = render.get_renderer(Path(brief_fonts))
+    fetcher = renderer.fetcher
+    for url in ("http://127.0.0.1:9/x", "https://example.com/a.png", "file:///etc/passwd",
+                "ftp://example.com/x", "file://remote-host/share/x",
+                renderer.font_dir.resolve().as_uri() + "/../../../../etc/passwd"):
+        with pytest.raises(ValueError):
+            fetcher.fetch(url)
+    link = Path(brief_fonts) / "link-to-passwd.otf"
+    try:
+        link.symlink_to("/etc/passwd")
+        with pytest.raises(ValueError):
+            fetcher.fetch(link.as_uri())  # a symlink out of the font directory
+    finally:
+        link.unlink(missing_ok=True)
+    assert fetcher.fetch("data:text/plain;base64,aGk=").read() == b"hi"
+    font = fonts.manifest_files(Path(brief_fonts))[0].path
+    assert fetcher.fetch(font.resolve().as_uri()).read()[:4] in (b"OTTO", b"\x00\x01\x00\x00")
+    assert fetcher.fetch((render.STATIC_DIR / "css" / "brief.css").as_uri()).read()
+
+
+def test_html_handed_to_weasyprint_is_escaped(app, db, ref, brief_fonts, monkeypatch):
+    seen = {}
+    real = render.Renderer.render
+
+    def spy(self, html, **kw):
+        seen["html"] = html
+        return real(self, html, **kw)
+
+    monkeypatch.setattr(render.Renderer, "render", spy)
+    project = full_project(ref, content=HOSTILE)
+    service.brief_pdf(project)
+    assert "<script>" not in seen["html"] and "<img" not in seen["html"] and 'rel="attachment"' not in seen["html"]
+    assert "&lt;script&gt;" in seen["html"]
+
+
+# --- pathological input ------------------------------------------------------------------------
+
+def test_ten_thousand_character_name_gets_a_clear_error(app, db, ref):
+    project = make_project()
+    project.name = "龘" * 10_000  # as if it came around the form (the column is not enforced on SQLite)
+    with pytest.raises(BriefError) as err:
+        content.build_brief(project)
+    assert "项目名称过长" in err.value.message and "10000" in err.value.message
+
+
+def test_long_unbroken_text_route_answers_422(web, db, ref):
+    project = make_project(content="a" * 10_000)
+    web.login(make_user("staff", ref.huangyan))
+    resp = web.get(f"/projects/{project.id}/brief.pdf")
+    assert resp.status_code == 422
+    assert "建设内容过长" in resp.get_data(as_text=True)
+
+
+def test_hundreds_of_milestones_get_a_clear_error(app, db, ref):
+    from types import SimpleNamespace
+
+    project = make_project()
+    many = [SimpleNamespace(stage="signed", planned_on=date(2025, 1, 1), actual_on=None) for _ in range(500)]
+    with pytest.raises(BriefError) as err:
+        service.brief_pdf(project, milestones=many)
+    assert "500 个进度节点" in err.value.message
+
+
+def test_booklet_of_hundreds_of_projects_is_refused(web, db, ref):
+    ceremony = make_ceremony(ref, [])
+    projects = [make_project(unit=ref.huangyan, investor=make_investor()) for _ in range(content.MAX_BOOKLET_PROJECTS + 1)]
+    ceremony_ops.set_projects(None, ceremony, [p.id for p in projects[:-1]])
+    # Past the operations' own cap, as data imported another way could be:
+    from tracker.ceremonies.models import CeremonySigning
+
+    db.session.add(CeremonySigning(ceremony=ceremony, project=projects[-1], position=999))
+    db.session.flush()
+    web.login(make_user("manager", ref.city))
+    resp = web.get(f"/ceremonies/{ceremony.id}/booklet.pdf")
+    assert resp.status_code == 422
+    assert "超过一本汇编可排版的" in resp.get_data(as_text=True)
+
+
+def test_render_time_limit_stops_and_recovers(app, db, ref, brief_fonts):
+    html = "<html><body class='brief-doc pdf'>" + "<p>台州市投资促进中心" * 3000 + "</body></html>"
+    with pytest.raises(render.RenderTimeout):
+        render.render_pdf(html, font_dir=Path(brief_fonts), timeout=0.05)
+    # The interrupted renderer was dropped; the next brief renders normally, and no stray
+    # asynchronous exception is left pending in this thread.
+    total = sum(range(100_000))
+    assert total > 0
+    result = service.brief_pdf(make_project())
+    assert result.pages == 1
+
+
+def test_booklet_timeout_answers_503_with_a_message(web, app, db, ref, monkeypatch):
+    ceremony = make_ceremony(ref, [make_project(), make_project()])
+    monkeypatch.setitem(web.app.config, "BOOKLET_RENDER_TIMEOUT", 0.01)
+    web.login(make_user("manager", ref.city))
+    resp = web.get(f"/ceremonies/{ceremony.id}/booklet.pdf")
+    assert resp.status_code == 503
+    assert "已停止" in resp.get_data(as_text=True)
+
+
+# --- booklet and order sheet ----------------------------------------------------------------------
+
+def test_booklet_has_cover_summary_contents_briefs_and_page_numbers(web, db, ref):
+    projects = [full_project(ref, name=f"签约项目{i}号{RARE}", investor_name=f"投资公司{i}号")
+                for i in range(1, 4)]
+    ceremony = make_ceremony(ref, projects)
+    web.login(make_user("leader", ref.city))
+    resp = web.get(f"/ceremonies/{ceremony.id}/booklet.pdf")
+    assert resp.status_code == 200
+    text, reader = pdf_text(resp.data)
+    flat = squash(text)
+    pages = len(reader.pages)
+    assert pages >= 3 + 3  # cover, summary, contents, one brief each
+    for expected in (ceremony.name, "签约项目简介汇编", "签约项目一览表", "序号", "项目名称", "投资方", "总投资（亿元）",
+                     "产业", "落户地", "合计（3个项目）", "150.00", "目录", f"第{pages}页/共{pages}页", "签约项目3/3"):
+        assert squash(expected) in flat, expected
+    for project in projects:
+        assert flat.count(squash(project.name)) >= 3  # summary, contents, its brief
+        assert squash(project.investor.name) in flat
+    first_brief = squash(reader.pages[pages - 3].extract_text())
+    assert squash(projects[0].name) in first_brief  # one brief a page, in signing order
+
+
+def test_order_sheet_lists_signatories_in_order(web, db, ref):
+    projects = [make_project(name=f"顺序项目{i}") for i in range(3)]
+    ceremony = make_ceremony(ref, projects)
+    ceremony_ops.move_project(None, ceremony, ceremony_ops.signings_of(ceremony)[2], -1)
+    web.login(make_user("staff", ref.city))
+    resp = web.get(f"/ceremonies/{ceremony.id}/order.pdf")
+    assert resp.status_code == 200
+    flat = squash(pdf_text(resp.data)[0])
+    assert "签约顺序表" in flat and "朱嘉诚2" in flat and "杨立新2" in flat
+    assert flat.index("顺序项目0") < flat.index("顺序项目2") < flat.index("顺序项目1")
+
+
+def test_ceremony_pdfs_follow_ceremony_scope(web, db, ref):
+    ceremony = make_ceremony(ref, [make_project()])
+    web.login(make_user("manager", ref.huangyan))
+    assert web.get(f"/ceremonies/{ceremony.id}/booklet.pdf").status_code == 404
+    assert web.get(f"/ceremonies/{ceremony.id}/order.pdf").status_code == 404
+
+
+# --- command line ------------------------------------------------------------------------
+
+def test_cli_writes_project_brief_and_booklet(app, db, ref, brief_fonts, tmp_path):
+    project = full_project(ref)
+    ceremony = make_ceremony(ref, [project])
+    runner = app.test_cli_runner()
+    out = tmp_path / "brief.pdf"
+    result = runner.invoke(args=["briefs", "project", str(project.id), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert squash(project.name) in squash(pdf_text(out.read_bytes())[0])
+    out2 = tmp_path / "booklet.pdf"
+    result = runner.invoke(args=["briefs", "ceremony", str(ceremony.id), "-o", str(out2)])
+    assert result.exit_code == 0, result.output
+    assert "签约项目一览表" in squash(pdf_text(out2.read_bytes())[0])
+    result = runner.invoke(args=["briefs", "ceremony", str(ceremony.id), "--order", "-o", str(out2)])
+    assert result.exit_code == 0 and "签约顺序表" in squash(pdf_text(out2.read_bytes())[0])
+    result = runner.invoke(args=["briefs", "project", "999999", "-o", str(out)])
+    assert result.exit_code != 0 and "No project" in result.output
+
+
+def test_system_font_fallback_still_renders_rare_characters(app, db, ref, tmp_path):
+    """Without the prepared fonts (set-up not run), the system Noto CJK fonts still render
+    every character on the fast path (just bigger files)."""
+    renderer = render.Renderer(tmp_path)  # an empty font directory
+    assert renderer.files == []
+    html = f"<html><body class='brief-doc pdf'><h1 class='title'>{RARE}</h1><p>{RARE}台州</p></body></html>"
+    result = renderer.render(html, timeout=30)
+    assert result.missing == set() and not result.slow_path
+    assert all(ch in pdf_text(result.pdf)[0] for ch in RARE)
+
+
+
+def test_warm_up_lays_out_a_sample_brief(app, db, brief_fonts):
+    html = service.sample_brief_html()
+    assert "台州湾新区智能驾驶域控制器项目" in html
+    assert render.warm_up(Path(brief_fonts), html) > 0
+    thread = service.start_warm_up(app)
+    thread.join(60)
+    assert not thread.is_alive()

@@ -1,0 +1,109 @@
+"""The Alembic migrations are the only source of the schema: they must match the models
+exactly, and they must go down and up again cleanly.
+
+Each test builds its own scratch database next to the session one (a temporary SQLite file,
+or on PostgreSQL a database named ``<test database>_mig``), so the schema the other tests
+share is never touched.
+"""
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+
+def _ensure_empty_pg_database(url: str) -> None:
+    base, _, name = url.rpartition("/")
+    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture()
+def scratch_app(database_url, tmp_path):
+    """An app bound to an empty scratch database of the same kind as the suite's."""
+    from tracker import create_app
+    from tracker.extensions import db
+
+    if database_url.startswith("postgresql"):
+        url = f"{database_url}_mig"
+        _ensure_empty_pg_database(url)
+    else:
+        url = f"sqlite:///{tmp_path / 'migrations.db'}"
+    application = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    with application.app_context():
+        try:
+            yield application
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _schema_diff():
+    from tracker.extensions import db
+
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "compare_server_default": False,
+                "target_metadata": db.metadata,
+            },
+        )
+        return compare_metadata(context, db.metadata)
+
+
+def _tables() -> set[str]:
+    from tracker.extensions import db
+
+    return set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+
+
+def test_models_and_migrations_do_not_drift(scratch_app):
+    from flask_migrate import upgrade
+
+    upgrade()
+    diff = _schema_diff()
+    assert diff == [], (
+        "The models differ from the schema the migrations build; generate a migration "
+        "(flask db migrate -m '...') and review it:\n" + "\n".join(map(repr, diff))
+    )
+
+
+def test_upgrade_downgrade_upgrade(scratch_app):
+    from flask_migrate import downgrade, upgrade
+
+    from tracker.extensions import db
+
+    model_tables = {t.name for t in db.metadata.sorted_tables}
+
+    upgrade()
+    assert _tables() == model_tables
+
+    downgrade(revision="base")
+    assert _tables() == set(), "downgrade to base left tables behind"
+
+    upgrade()
+    assert _tables() == model_tables
+    assert _schema_diff() == []

@@ -1,0 +1,142 @@
+"""The permission matrix: every route × role × own/other unit → status code.
+
+A county user asking for another county's record gets 404 (its existence is not revealed);
+a role that may not act gets 403; anonymous users are sent to the login page. The last test
+fails when a route exists that this matrix does not cover, so new routes must be added here.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import make_project, make_user
+from tracker.projects.models import Industry
+
+ROLES = ("staff", "manager", "leader", "admin")
+# Users: role @ unit. "hy" is the project's own county, "city" the city bureau.
+USERS = [f"{r}@hy" for r in ROLES[:3]] + [f"{r}@city" for r in ROLES]
+
+OK, REDIRECT, FORBIDDEN, MISSING = 200, 302, 403, 404
+
+
+def _expect(allowed_roles, success=OK):
+    return {role: (success if role in allowed_roles else FORBIDDEN) for role in ROLES}
+
+
+VIEW = ("staff", "manager", "leader")
+EDIT = ("staff", "manager")
+MANAGE = ("manager",)
+ADMIN = ("admin",)
+
+# (method, url template, expected by role, record-bound?)
+# Templates use {project}, {investor}, {user}, {ceremony} for ids of the own-unit record.
+MATRIX = [
+    ("GET", "/projects/", _expect(VIEW), False),
+    ("GET", "/projects/new", _expect(EDIT), False),
+    ("GET", "/projects/{project}", _expect(VIEW), True),
+    ("GET", "/projects/{project}/edit", _expect(EDIT), True),
+    ("POST", "/projects/{project}/archive", _expect(MANAGE, REDIRECT), True),
+    ("POST", "/projects/{project}/restore", _expect(MANAGE, REDIRECT), True),
+    ("GET", "/investors/", _expect(VIEW), False),
+    ("GET", "/investors/new", _expect(EDIT), False),
+    ("GET", "/investors/{investor}", _expect(VIEW), True),
+    ("GET", "/investors/{investor}/edit", _expect(EDIT), True),
+    ("GET", "/admin/users", _expect(ADMIN), False),
+    ("GET", "/admin/users/new", _expect(ADMIN), False),
+    ("GET", "/admin/users/{user}/edit", _expect(ADMIN), False),
+    ("POST", "/admin/users/{user}/deactivate", _expect(ADMIN, REDIRECT), False),
+    ("POST", "/admin/users/{user}/activate", _expect(ADMIN, REDIRECT), False),
+    ("POST", "/admin/users/{user}/password", _expect(ADMIN, 422), False),  # empty form
+    ("GET", "/admin/reference", _expect(ADMIN), False),
+    ("GET", "/admin/reference/{kind}", _expect(ADMIN), False),
+    ("GET", "/admin/reference/{kind}/new", _expect(ADMIN), False),
+    ("GET", "/admin/reference/{kind}/{row}/edit", _expect(ADMIN), False),
+    ("POST", "/admin/reference/{kind}/{row}/retire", _expect(ADMIN, REDIRECT), False),
+    ("POST", "/admin/reference/{kind}/{row}/activate", _expect(ADMIN, REDIRECT), False),
+    ("POST", "/admin/reference/{kind}/{row}/delete", _expect(ADMIN, REDIRECT), False),
+    # Workflow screens (tracker/workflow/views.py). With no pending request a decision or a
+    # withdrawal is a 409 ("already handled"); an empty request form is a 422.
+    ("GET", "/projects/{project}/stage-request", _expect(EDIT), True),
+    ("POST", "/projects/{project}/stage-request", _expect(EDIT, 422), True),
+    ("POST", "/projects/{project}/stage-request/withdraw", _expect(EDIT, 409), True),
+    ("POST", "/projects/{project}/stage-request/approve", _expect(MANAGE, 409), True),
+    ("POST", "/projects/{project}/stage-request/reject", _expect(MANAGE, 409), True),
+    ("GET", "/projects/{project}/milestones", _expect(EDIT), True),
+    ("POST", "/projects/{project}/milestones", _expect(EDIT, REDIRECT), True),
+    ("GET", "/approvals", _expect(MANAGE), False),
+    ("GET", "/inbox", _expect(EDIT), False),
+    ("POST", "/inbox/read", _expect(EDIT, REDIRECT), False),
+]
+
+# Routes every signed-in role may use, or that are public.
+OPEN_ROUTES = {"/login", "/logout", "/healthz", "/", "/language/<code>", "/static/<path:filename>"}
+
+
+@pytest.fixture()
+def world(db, ref):
+    users = {}
+    for spec in USERS:
+        role, unit = spec.split("@")
+        users[spec] = make_user(role, ref.city if unit == "city" else ref.huangyan)
+    own = make_project(unit=ref.huangyan, name="黄岩项目")
+    other = make_project(unit=ref.linhai, name="临海项目")
+    target = make_user("staff", ref.huangyan, username="target_user")
+    spare = Industry(name="待删除产业", group="其他", sort_order=99)
+    db.session.add(spare)
+    db.session.flush()
+    return {"users": users, "own": own, "other": other, "ref": ref, "target_user": target, "spare_industry": spare}
+
+
+def _ids(world, which):
+    project = world[which]
+    return {"project": project.id, "investor": project.investor_id, "user": world["target_user"].id,
+            "kind": "industries", "row": world["spare_industry"].id}
+
+
+def _cases():
+    for method, url, expected, bound in MATRIX:
+        for spec in USERS:
+            role, unit = spec.split("@")
+            yield pytest.param(method, url, spec, "own", expected[role], id=f"{method} {url} {spec} own")
+            if bound:
+                other_status = expected[role] if unit == "city" else MISSING
+                yield pytest.param(method, url, spec, "other", other_status, id=f"{method} {url} {spec} other")
+
+
+@pytest.mark.parametrize("method,url,spec,which,status", list(_cases()))
+def test_matrix(client, login_as, world, method, url, spec, which, status):
+    login_as(world["users"][spec])
+    resp = client.open(url.format(**_ids(world, which)), method=method)
+    assert resp.status_code == status, resp.get_data(as_text=True)[:500]
+
+
+@pytest.mark.parametrize("method,url", [(m, u) for m, u, _e, _b in MATRIX])
+def test_anonymous_is_sent_to_login(client, world, method, url):
+    resp = client.open(url.format(**_ids(world, "own")), method=method)
+    assert resp.status_code in (302, 401)
+    assert "/login" in resp.headers.get("Location", "")
+
+
+def test_every_route_is_in_the_matrix(app):
+    covered = set()
+    for _m, url, _e, _b in MATRIX:
+        covered.add(url.replace("{project}", "<int:project_id>").replace("{investor}", "<int:investor_id>")
+                    .replace("{user}", "<int:user_id>").replace("{ceremony}", "<int:ceremony_id>")
+                    .replace("{kind}", "<kind>").replace("{row}", "<int:row_id>"))
+    # The JSON API (token auth) has its own matrix in tests/test_api.py.
+    missing = sorted(
+        r.rule for r in app.url_map.iter_rules()
+        if r.rule not in covered and r.rule not in OPEN_ROUTES and not r.rule.startswith("/api/")
+    )
+    assert not missing, f"routes without a permission-matrix entry: {missing}"
+
+
+def test_deactivated_user_is_logged_out(client, login_as, world, db):
+    user = world["users"]["staff@hy"]
+    login_as(user)
+    assert client.get("/projects/").status_code == 200
+    from tracker.auth.operations import set_active
+
+    set_active(None, user, False)
+    db.session.commit()
+    resp = client.get("/projects/")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]

@@ -1,0 +1,226 @@
+"""Project screens: list filters and totals, create/edit validation, conflicts, archive."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, select
+
+from tests.factories import make_investor, make_project, make_user, uscc
+from tracker.audit.models import AuditEntry
+from tracker.projects.models import Investor, Project
+
+
+@pytest.fixture()
+def staff(db, ref, login_as):
+    user = make_user("staff", ref.huangyan)
+    return user
+
+
+def form_data(ref, **over):
+    data = {
+        "name": "台州测试新能源项目", "investor_name": "测试新能源科技有限公司", "investor_uscc": "",
+        "source_region_id": ref.region.id, "investor_country": "", "industry_id": ref.industry.id,
+        "unit_id": ref.huangyan.id, "platform_id": "", "owner_id": "", "stage": "signed",
+        "signed_on": "2024-12-20", "contracted_investment": "150000", "fixed_asset_investment": "",
+        "foreign_investment_usd": "", "funds_in_place": "", "land_area_mu": "", "content": "年产10GWh固态锂电池",
+        "expected_output": "", "expected_tax": "", "expected_jobs": "",
+    }
+    data.update(over)
+    return data
+
+
+def test_create_project_and_find_it(client, login_as, staff, ref, db):
+    login_as(staff)
+    resp = client.post("/projects/new", data=form_data(ref, investor_uscc="91350100m000100y43"))
+    assert resp.status_code == 302
+    project = db.session.execute(select(Project).where(Project.name == "台州测试新能源项目")).scalar_one()
+    assert project.unit_id == ref.huangyan.id and project.stage == "signed"
+    assert project.investor.uscc == "91350100M000100Y43"
+    assert project.contracted_investment == Decimal("150000.00")
+    entries = db.session.execute(select(AuditEntry.action).where(AuditEntry.project_id == project.id)).scalars().all()
+    assert "project.create" in entries
+    body = client.get("/projects/?q=新能源科技").get_data(as_text=True)
+    assert "台州测试新能源项目" in body
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("contracted_investment", "-5", "金额不能为负数"),
+        ("contracted_investment", "1e309", "请输入数字"),
+        ("contracted_investment", "NaN", "请输入数字"),
+        ("contracted_investment", "99999999999999", "数值过大"),
+        ("contracted_investment", "", "请填写协议投资额"),
+        ("investor_uscc", "91350100M000100Y44", "统一社会信用代码无效"),
+        ("investor_uscc", "I1350100M000100Y43", "统一社会信用代码无效"),
+        ("signed_on", "2024-02-30", "日期格式不正确"),
+        ("signed_on", "1900-01-01", "日期超出合理范围"),
+        ("name", "项" * 101, "不能超过 100 个字"),
+        ("name", "", "请填写项目名称"),
+        ("content", "长" * 2001, "不能超过 2000 个字"),
+        ("expected_jobs", "many", "请输入整数"),
+        ("land_area_mu", "200000", "数值过大"),
+        ("unit_id", "99999", "请从列表中选择"),
+        ("industry_id", "abc", "请从列表中选择"),
+        ("stage", "full_capacity", "不是有效的选择"),
+        ("fixed_asset_investment", "200000", "固定资产投资不能大于协议投资额"),
+    ],
+)
+def test_bad_input_is_explained_beside_the_field(client, login_as, staff, ref, db, field, value, message):
+    login_as(staff)
+    data = form_data(ref, **{field: value})
+    resp = client.post("/projects/new", data=data)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert message in body
+    # The other values are kept in the form.
+    assert "测试新能源科技有限公司" in body
+    assert db.session.execute(select(Project).where(Project.name == data["name"])).first() is None
+
+
+def test_other_units_cannot_be_chosen_by_a_county_user(client, login_as, staff, ref, db):
+    login_as(staff)
+    resp = client.post("/projects/new", data=form_data(ref, unit_id=ref.linhai.id))
+    assert resp.status_code == 422 and "请从列表中选择" in resp.get_data(as_text=True)
+
+
+def test_full_width_digits_nul_bytes_and_markup(client, login_as, staff, ref, db):
+    login_as(staff)
+    resp = client.post("/projects/new", data=form_data(
+        ref, name="<script>alert(1)</script>项目\x00", contracted_investment="１２，５００"))
+    assert resp.status_code == 302
+    project = db.session.execute(select(Project).where(Project.name.like("<script>%"))).scalar_one()
+    assert project.contracted_investment == Decimal("12500.00") and "\x00" not in project.name
+    page = client.get(f"/projects/{project.id}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;项目" in page
+
+
+def test_duplicate_name_is_refused_beside_the_field(client, login_as, staff, ref, db):
+    make_project(name="已存在的项目")
+    login_as(staff)
+    resp = client.post("/projects/new", data=form_data(ref, name="已存在的项目"))
+    assert resp.status_code == 422 and "已存在同名项目" in resp.get_data(as_text=True)
+
+
+def test_existing_investor_is_reused_but_a_different_uscc_is_refused(client, login_as, staff, ref, db):
+    inv = make_investor(name="已登记投资方有限公司", uscc=uscc())
+    login_as(staff)
+    resp = client.post("/projects/new", data=form_data(ref, investor_name="已登记投资方有限公司",
+                                                       investor_uscc=uscc(), source_region_id=""))
+    assert resp.status_code == 422 and "不一致" in resp.get_data(as_text=True)
+    resp = client.post("/projects/new", data=form_data(ref, investor_name="已登记投资方有限公司", source_region_id=""))
+    assert resp.status_code == 302
+    assert db.session.execute(select(Project).where(Project.name == "台州测试新能源项目")).scalar_one().investor_id == inv.id
+
+
+def test_stale_edit_is_a_conflict_that_keeps_the_input(client, login_as, staff, ref, db):
+    project = make_project(name="并发编辑项目")
+    login_as(staff)
+    form = client.get(f"/projects/{project.id}/edit").get_data(as_text=True)
+    assert f'name="version" type="hidden" value="{project.version_id}"' in form
+    stale_version = project.version_id
+    # Someone else saves first.
+    other = form_data(ref, name="并发编辑项目", investor_name=project.investor.name, contracted_investment="200000",
+                      version=str(stale_version))
+    other.pop("stage")
+    assert client.post(f"/projects/{project.id}/edit", data=other).status_code == 302
+    mine = dict(other, contracted_investment="999", content="我的修改内容")
+    resp = client.post(f"/projects/{project.id}/edit", data=mine)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 409
+    assert "已被他人修改" in body and "我的修改内容" in body
+    db.session.expire_all()
+    assert db.session.get(Project, project.id).contracted_investment == Decimal("200000.00")
+
+
+def test_edit_records_before_and_after(client, login_as, staff, ref, db):
+    project = make_project(name="审计项目", contracted_investment=Decimal("1000"))
+    login_as(staff)
+    data = form_data(ref, name="审计项目", investor_name=project.investor.name, contracted_investment="2000",
+                     version=str(project.version_id))
+    data.pop("stage")
+    assert client.post(f"/projects/{project.id}/edit", data=data).status_code == 302
+    entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "project.update",
+                                                        AuditEntry.project_id == project.id)).scalar_one()
+    assert entry.changes["contracted_investment"] == ["1000", "2000"]
+    assert entry.actor_id == staff.id
+
+
+def test_archive_and_restore(client, login_as, ref, db):
+    manager = make_user("manager", ref.huangyan)
+    project = make_project(name="归档项目")
+    login_as(manager)
+    assert client.post(f"/projects/{project.id}/archive").status_code == 302
+    assert "归档项目" not in client.get("/projects/").get_data(as_text=True)
+    assert "归档项目" in client.get("/projects/?archived=1").get_data(as_text=True)
+    assert client.get(f"/projects/{project.id}/edit").status_code == 302  # archived: read-only
+    assert client.post(f"/projects/{project.id}/restore").status_code == 302
+    assert "归档项目" in client.get("/projects/").get_data(as_text=True)
+
+
+def test_filters_totals_and_sort(client, login_as, staff, ref, db):
+    make_project(name="大项目A", contracted_investment=Decimal("1200000"), stage="construction",
+                 signed_on=date(2024, 3, 1))
+    make_project(name="中项目B", contracted_investment=Decimal("600000"), stage="signed", signed_on=date(2023, 3, 1))
+    make_project(name="小项目C", contracted_investment=Decimal("5000"), stage="signed", signed_on=date(2024, 5, 1),
+                 industry=ref.industry2)
+    make_project(unit=ref.linhai, name="临海项目D", contracted_investment=Decimal("900000"))
+    login_as(staff)
+    body = client.get("/projects/").get_data(as_text=True)
+    assert "临海项目D" not in body
+    assert "<strong>3</strong>" in body and "<strong>180.50</strong>" in body  # 亿元
+    body = client.get("/projects/?size=100").get_data(as_text=True)
+    assert "大项目A" in body and "中项目B" not in body
+    body = client.get("/projects/?size=50&year=2023").get_data(as_text=True)
+    assert "中项目B" in body and "大项目A" not in body
+    body = client.get(f"/projects/?stage=signed&industry={ref.industry2.id}").get_data(as_text=True)
+    assert "小项目C" in body and "中项目B" not in body
+    body = client.get("/projects/?sort=investment_asc").get_data(as_text=True)
+    assert body.index("小项目C") < body.index("中项目B") < body.index("大项目A")
+    body = client.get("/projects/?q=%25").get_data(as_text=True)  # a literal % matches nothing
+    assert "没有符合筛选条件的项目" in body
+
+
+@pytest.mark.parametrize("query", ["page=-1", "page=abc", "page=1e309", "page=99999999999", "sort=drop%20table",
+                                   "stage=<x>", "unit=1%00", "year=１２", "q=" + "长" * 500, "region=yrd%00"])
+def test_odd_query_strings_never_fail(client, login_as, staff, ref, query):
+    login_as(staff)
+    assert client.get("/projects/?" + query).status_code == 200
+
+
+def test_list_queries_do_not_grow_with_rows(client, login_as, staff, ref, db):
+    login_as(staff)
+    counts = []
+    for n in (3, 40):
+        for _ in range(n - (counts and 3 or 0)):
+            make_project()
+        db.session.commit()
+        statements = []
+        listener = lambda *a: statements.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert client.get("/projects/").status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        counts.append(len(statements))
+    assert counts[0] == counts[1]
+
+
+def test_pagination_caps_at_last_page(client, login_as, staff, db):
+    for _ in range(55):
+        make_project()
+    login_as(staff)
+    body = client.get("/projects/?page=9").get_data(as_text=True)
+    assert "第 2 / 2 页" in body
+
+
+def test_healthz_reports_a_database_failure(client, db, monkeypatch):
+    def boom(*a, **k):
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(db.session, "execute", boom)
+    resp = client.get("/healthz")
+    assert resp.status_code == 503 and resp.get_json() == {"status": "error", "db": "error"}

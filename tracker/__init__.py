@@ -1,0 +1,141 @@
+"""台州招商项目全周期管理 — investment-project pipeline tracker."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, g, has_request_context, jsonify, request, session
+from flask_login import current_user
+from sqlalchemy import text
+
+import config as app_config
+from tracker.core.db import write_intent
+from tracker.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _select_locale():
+    if not has_request_context():
+        return "zh_CN"
+    lang = session.get("lang")
+    if lang in ("zh_CN", "en"):
+        return lang
+    return "zh_CN"
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        instance_path=str(app_config.INSTANCE_DIR),
+    )
+    app.config.from_mapping(app_config.load(overrides))
+    if app.config.get("TRUST_PROXY"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    app.config.setdefault("UPLOAD_DIR", str(Path(app.instance_path) / "uploads"))  # outside static
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale,
+                   default_translation_directories=str(ROOT / "tracker" / "translations"))
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"
+
+    _import_models()
+    _register_blueprints(app)
+    _register_request_hooks(app)
+
+    from tracker.core import errors, formatting, security
+    errors.register(app)
+    formatting.register(app)
+    security.register(app)
+    _register_template_globals(app)
+
+    from tracker.cli import register as register_cli
+    register_cli(app)
+    return app
+
+
+def _import_models() -> None:
+    # Every model module, so metadata is complete for Alembic and relationships resolve.
+    import tracker.api.models  # noqa: F401
+    import tracker.audit.models  # noqa: F401
+    import tracker.auth.models  # noqa: F401
+    import tracker.ceremonies.models  # noqa: F401
+    import tracker.projects.models  # noqa: F401
+    import tracker.workflow.models  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from tracker.api.views import bp as api_bp
+    from tracker.auth.admin_views import bp as admin_bp
+    from tracker.auth.views import bp as auth_bp
+    from tracker.ceremonies.views import bp as ceremonies_bp
+    from tracker.projects.investor_views import bp as investors_bp
+    from tracker.projects.reference_views import bp as reference_bp
+    from tracker.projects.views import bp as projects_bp
+    from tracker.workflow.attachment_views import bp as attachments_bp
+    from tracker.workflow.views import bp as workflow_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(projects_bp)
+    app.register_blueprint(investors_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(reference_bp)
+    app.register_blueprint(ceremonies_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(workflow_bp)
+    app.register_blueprint(attachments_bp)
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            db.session.execute(text("SELECT 1"))
+            return jsonify(status="ok", db="ok")
+        except Exception:  # noqa: BLE001 - any database failure is "down"
+            db.session.rollback()
+            return jsonify(status="error", db="error"), 503
+
+    @app.get("/")
+    def index():
+        from flask import redirect, url_for
+
+        from tracker.auth.views import home_for
+        if current_user.is_authenticated:
+            return redirect(home_for(current_user))
+        return redirect(url_for("auth.login"))
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def mark_write_intent():
+        # SQLite: transactions of state-changing requests begin IMMEDIATE (see core.db).
+        g._write_token = write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+    @app.teardown_request
+    def clear_write_intent(exc):
+        token = g.pop("_write_token", None)
+        if token is not None:
+            write_intent.reset(token)
+
+
+def _register_template_globals(app: Flask) -> None:
+    from tracker.core.badges import stage_badge
+    from tracker.core.permissions import can
+    from tracker.workflow import stages
+
+    def has_endpoint(name: str) -> bool:
+        return name in app.view_functions
+
+    app.jinja_env.globals.update(can=can, stages=stages, has_endpoint=has_endpoint, stage_badge=stage_badge)
+
+    @app.context_processor
+    def inject_locale():
+        return {"current_lang": _select_locale()}

@@ -1,0 +1,77 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Regexp, ValidationError
+
+from tracker.auth.models import ROLE_LABELS
+from tracker.core.fields import clean_text
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("用户名"), validators=[DataRequired(_l("请输入用户名。")), Length(max=40)],
+                           filters=[clean_text])
+    password = PasswordField(_l("密码"), validators=[DataRequired(_l("请输入密码。")), Length(max=128)])
+
+
+def role_choices():
+    return [(role.value, str(label)) for role, label in ROLE_LABELS.items()]
+
+
+def _int_or_none(raw):
+    """Select coercion that never raises: junk becomes -1, which no choice has."""
+    if raw in ("", None, "None"):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return -1
+
+
+class ChoiceOnlySelect(SelectField):
+    """A select whose submitted value must be one of the offered choices (message beside it)."""
+
+    def pre_validate(self, form):
+        if self.data in (None, ""):
+            return  # DataRequired says so
+        if self.data not in {value for value, _label in self.choices}:
+            raise ValidationError(_l("请从列表中选择。"))
+
+
+class UserForm(FlaskForm):
+    """Create a user. The edit form (admin_forms.UserEditForm) drops username and password."""
+
+    username = StringField(
+        _l("用户名"),
+        validators=[
+            DataRequired(_l("请输入用户名。")),
+            Length(min=2, max=40, message=_l("用户名为 2 至 40 个字符。")),
+            Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("用户名只能包含字母、数字、下划线、点和连字符。")),
+        ],
+        filters=[clean_text],
+    )
+    display_name = StringField(
+        _l("姓名"),
+        validators=[DataRequired(_l("请输入姓名。")), Length(max=40, message=_l("姓名最多 40 个字符。"))],
+        filters=[clean_text],
+    )
+    role = ChoiceOnlySelect(_l("角色"), choices=[], validators=[DataRequired(_l("请选择角色。"))])
+    unit_id = ChoiceOnlySelect(_l("单位"), coerce=_int_or_none, choices=[],
+                               validators=[DataRequired(_l("请选择单位。"))])
+    password = PasswordField(
+        _l("初始密码"),
+        validators=[DataRequired(_l("请设置初始密码。")), Length(max=128, message=_l("密码不能超过 128 位。"))],
+    )
+    version = HiddenField()
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("新密码"),
+        validators=[DataRequired(_l("请输入新密码。")), Length(max=128, message=_l("密码不能超过 128 位。"))],
+    )
+
+
+class ActiveForm(FlaskForm):
+    """Empty form: CSRF only (deactivate / activate buttons)."""
+
+    active = BooleanField()

@@ -1,0 +1,106 @@
+"""Login, logout and language choice."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from tracker.auth.forms import LoginForm
+from tracker.auth.operations import find_user, note_login
+from tracker.auth.passwords import hash_password, needs_rehash, verify_password
+from tracker.extensions import db, limiter, login_manager
+
+bp = Blueprint("auth", __name__)
+
+
+@login_manager.user_loader
+def load_user(token: str):
+    from tracker.auth.models import User
+
+    try:
+        user_id, version = (int(part) for part in token.split(":", 1))
+    except ValueError:
+        return None
+    user = db.session.get(User, user_id)
+    # A changed session_version (logout everywhere, password change, deactivation) ends it.
+    if user is None or user.session_version != version or not user.is_active:
+        return None
+    return user
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only local paths: no scheme, no host, no protocol-relative or backslash tricks."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def home_for(user) -> str:
+    if user.role == "admin":
+        return url_for("admin.list_users")
+    return url_for("projects.list_projects")
+
+
+def _fresh_session() -> None:
+    """Start a new session (no fixation) keeping only the chosen UI language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+def _account_key() -> str:
+    return "login-account:" + (request.form.get("username") or "").strip().lower()[:40]
+
+
+def _failed(response) -> bool:
+    # Count only failed attempts: a successful login redirects.
+    return response.status_code != 302
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"],
+               deduct_when=_failed, error_message=lambda: _("登录尝试次数过多，请稍后再试。"))
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"],
+               key_func=_account_key, deduct_when=_failed,
+               error_message=lambda: _("该账号登录失败次数过多，请 5 分钟后再试。"))
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = find_user(form.username.data)
+        ok = verify_password(user.password_hash if user else None, form.password.data)
+        if user is not None and ok and user.is_active:
+            if needs_rehash(user.password_hash):
+                user.password_hash = hash_password(form.password.data)
+            note_login(user)
+            db.session.commit()
+            _fresh_session()
+            login_user(user)
+            session.permanent = True
+            return redirect(safe_next(request.args.get("next")) or home_for(user))
+        # Same message for an unknown user, a wrong password and a deactivated account.
+        form.password.errors.append(_("用户名或密码不正确。"))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    _fresh_session()
+    flash(_("您已退出登录。"), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/language/<code>", methods=["POST"])
+def set_language(code: str):
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    return redirect(safe_next(request.form.get("next")) or url_for("projects.list_projects"))

@@ -1,0 +1,231 @@
+"""Producing briefs: project brief, ceremony booklet, signing-order sheet (PDF) and the HTML
+preview. Views and the CLI call these; they read, never write."""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from tracker.auth.models import Unit
+from tracker.briefs import content, glossary
+from tracker.briefs.render import (
+    RendererBusy,
+    RenderResult,
+    RenderTimeout,
+    render_pdf,
+)
+from tracker.ceremonies.models import Ceremony, CeremonySigning
+from tracker.core.formatting import today_local
+from tracker.extensions import db
+from tracker.projects.models import Investor, Project
+
+DEFAULT_ISSUER = "台州市投资促进中心"
+DEFAULT_BRIEF_TIMEOUT = 10.0  # seconds; a normal brief takes ~0.1 s
+DEFAULT_BOOKLET_TIMEOUT = 25.0  # below gunicorn's default 30 s worker timeout
+
+
+def start_warm_up(app) -> threading.Thread:
+    """Warm the PDF renderer in the background — import WeasyPrint, load the prepared fonts,
+    lay out a small page — so a worker's first brief costs what a warm one does. Call once per
+    worker process after it has started (e.g. in wsgi.py, or gunicorn's ``post_worker_init``;
+    not before a fork)."""
+
+    def run():
+        try:
+            with app.app_context():
+                from tracker.briefs.render import warm_up
+
+                seconds = warm_up(font_dir(), sample_brief_html())
+            app.logger.info("PDF renderer warmed up in %.2f s", seconds)
+        except Exception:
+            app.logger.exception("PDF renderer warm-up failed")
+
+    thread = threading.Thread(target=run, name="pdf-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def sample_brief_html() -> str:
+    """A brief of made-up data (no database needed), for warming the renderer up."""
+    sample = content.Brief(
+        project_id=0, name="台州湾新区智能驾驶域控制器项目", investor="上海智行域控科技有限公司",
+        investor_intro="智能驾驶域控制器企业。", country="中国", region="上海", industry="未来汽车",
+        unit="台州湾新区", platform="台州高新技术产业园区", stage_code="construction",
+        signed_on=date(2024, 12, 20), contracted=Decimal(110000), fixed_asset=Decimal(80000),
+        foreign_usd=None, land_mu=Decimal(90), content="年产80万套智能驾驶域控制器。",
+        expected_output=Decimal(260000), expected_tax=Decimal(13000), expected_jobs=500,
+        designations=["省重大产业项目"],
+        milestones=[content.Milestone("signed", "", date(2024, 12, 20), date(2024, 12, 20))],
+        signing=content.Signing(1, "签约仪式", date(2024, 12, 20), "台州市行政中心", "朱嘉诚", "宋佳明"),
+    )
+    with force_locale("zh_CN"):
+        return render_template("briefs/brief_pdf.html", brief=sample,
+                               h=Helpers(issuer=DEFAULT_ISSUER, today=date(2024, 12, 20)), bilingual=False)
+
+
+def font_dir() -> Path:
+    configured = current_app.config.get("BRIEF_FONT_DIR")
+    return Path(configured) if configured else Path(current_app.instance_path) / "fonts"
+
+
+def issuer_name() -> str:
+    configured = current_app.config.get("BRIEF_ISSUER")
+    if configured:
+        return configured
+    name = db.session.execute(
+        select(Unit.name).where(Unit.is_city.is_(True)).order_by(Unit.sort_order, Unit.id).limit(1)
+    ).scalar_one_or_none()
+    return name or DEFAULT_ISSUER
+
+
+@dataclass
+class Helpers:
+    """What the brief templates may call (formatting that never depends on the UI locale)."""
+
+    issuer: str
+    today: date
+
+    yi = staticmethod(content.yi)
+    wan = staticmethod(content.wan)
+    cn_date = staticmethod(content.cn_date)
+    en_date = staticmethod(content.en_date)
+    en_money = staticmethod(content.en_money)
+    en = staticmethod(glossary.en)
+
+    @staticmethod
+    def iso_date(value: date | None) -> str:
+        return value.isoformat() if value else ""
+
+    @staticmethod
+    def designation_en(name: str) -> str:
+        return glossary.DESIGNATIONS_EN.get(name, "")
+
+    @staticmethod
+    def mu_en(mu: Decimal) -> str:
+        hectares = (Decimal(mu) / Decimal(15)).quantize(Decimal("0.01"))
+        return f"{content.wan(mu)} mu ({hectares:,} ha)"
+
+    @staticmethod
+    def usd_en(wan_usd: Decimal) -> str:
+        return f"USD {(Decimal(wan_usd) / 100).quantize(Decimal('0.01')):,} million"
+
+
+def helpers() -> Helpers:
+    return Helpers(issuer=issuer_name(), today=today_local())
+
+
+def signing_of(project: Project) -> CeremonySigning | None:
+    return db.session.execute(
+        select(CeremonySigning).options(joinedload(CeremonySigning.ceremony))
+        .where(CeremonySigning.project_id == project.id)
+    ).scalar_one_or_none()
+
+
+def milestones_by_project(project_ids: list[int]) -> dict[int, list]:
+    """Each project's milestones (workflow.Milestone rows) in stage order, one query."""
+    from tracker.workflow.models import Milestone
+    from tracker.workflow.stages import BY_CODE
+
+    out: dict[int, list] = {pid: [] for pid in project_ids}
+    if not project_ids:
+        return out
+    rows = db.session.execute(select(Milestone).where(Milestone.project_id.in_(project_ids))).scalars()
+    for m in rows:
+        out.setdefault(m.project_id, []).append(m)
+
+    def order(m):
+        stage = BY_CODE.get(m.stage)
+        return (stage is None or stage.is_side, stage.order if stage else 99, m.planned_on or m.actual_on or date.max)
+
+    for items in out.values():
+        items.sort(key=order)
+    return out
+
+
+def project_brief(project: Project, *, milestones=None) -> content.Brief:
+    if milestones is None:
+        milestones = milestones_by_project([project.id])[project.id]
+    return content.build_brief(project, signing_of(project), milestones=milestones)
+
+
+def load_ceremony_signings(ceremony: Ceremony) -> list[CeremonySigning]:
+    """The ceremony's signings with everything a booklet prints, in one round of queries."""
+    return list(db.session.execute(
+        select(CeremonySigning)
+        .options(
+            joinedload(CeremonySigning.project).options(
+                joinedload(Project.investor).joinedload(Investor.source_region),
+                joinedload(Project.industry), joinedload(Project.unit), joinedload(Project.platform),
+            ),
+            joinedload(CeremonySigning.ceremony),
+        )
+        .where(CeremonySigning.ceremony_id == ceremony.id)
+        .order_by(CeremonySigning.position, CeremonySigning.id)
+    ).scalars().all())
+
+
+def _timeout(key: str, default: float) -> float:
+    try:
+        return float(current_app.config.get(key, default))
+    except (TypeError, ValueError):
+        return default
+
+
+def _render(template: str, timeout: float, **context: Any) -> RenderResult:
+    # Briefs are official Chinese documents: their labels are Chinese whatever the UI language.
+    with force_locale("zh_CN"):
+        html = render_template(template, **context)
+    try:
+        return render_pdf(html, font_dir=font_dir(), timeout=timeout)
+    except RenderTimeout:
+        raise RenderTimeout(_(
+            "生成 PDF 超过 %(n)d 秒仍未完成，已停止，以免占用服务器。请精简内容（如过长的文字）后重试，或联系系统管理员。",
+            n=int(timeout),
+        )) from None
+    except RendererBusy:
+        raise RendererBusy(_("PDF 生成服务繁忙，请稍后再试。")) from None
+
+
+def brief_pdf(project: Project, *, bilingual: bool = False, milestones=None) -> RenderResult:
+    brief = project_brief(project, milestones=milestones)
+    return _render("briefs/brief_pdf.html", _timeout("BRIEF_RENDER_TIMEOUT", DEFAULT_BRIEF_TIMEOUT),
+                   brief=brief, h=helpers(), bilingual=bilingual)
+
+
+def ceremony_booklet(ceremony: Ceremony) -> content.Booklet:
+    signings = load_ceremony_signings(ceremony)
+    if len(signings) > content.MAX_BOOKLET_PROJECTS:
+        return content.build_booklet(ceremony, signings)  # raises the clear error
+    milestones = milestones_by_project([s.project_id for s in signings])
+    return content.build_booklet(ceremony, signings, milestones=milestones)
+
+
+def booklet_pdf(ceremony: Ceremony) -> RenderResult:
+    booklet = ceremony_booklet(ceremony)
+    return _render("briefs/booklet_pdf.html", _timeout("BOOKLET_RENDER_TIMEOUT", DEFAULT_BOOKLET_TIMEOUT),
+                   booklet=booklet, h=helpers(), bilingual=False)
+
+
+def order_pdf(ceremony: Ceremony) -> RenderResult:
+    booklet = content.build_booklet(ceremony, load_ceremony_signings(ceremony), milestones={})
+    return _render("briefs/order_pdf.html", _timeout("BRIEF_RENDER_TIMEOUT", DEFAULT_BRIEF_TIMEOUT),
+                   booklet=booklet, h=helpers(), bilingual=False)
+
+
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+
+
+def pdf_filename(*parts: str) -> str:
+    """A download name from Chinese text (kept: Content-Disposition carries it as filename*)."""
+    stem = "-".join(p for p in (_UNSAFE_NAME.sub("", part).strip() for part in parts) if p)
+    return (stem[:80] or "brief") + ".pdf"

@@ -1,0 +1,86 @@
+"""Project brief routes: the PDF (Chinese or bilingual) and its HTML preview.
+
+Same access rules as the project page: out-of-scope projects answer 404, roles without
+``project.view`` 403. Ceremony booklets and order sheets live with the ceremonies.
+"""
+from __future__ import annotations
+
+from io import BytesIO
+from urllib.parse import quote
+
+from flask import Blueprint, abort, render_template, request, send_file
+from flask_babel import force_locale
+from flask_login import login_required
+from markupsafe import Markup
+from sqlalchemy.orm import joinedload
+
+from tracker.briefs import service
+from tracker.briefs.render import BriefError, RenderResult
+from tracker.core.errors import render_error
+from tracker.core.permissions import require
+from tracker.extensions import db
+from tracker.projects.models import Investor, Project
+
+bp = Blueprint("briefs", __name__)
+
+
+@bp.before_request
+@login_required
+def _login_first():
+    """Every brief needs a signed-in user."""
+
+
+def load_project(project_id: int) -> Project:
+    project = db.session.get(Project, project_id, options=[
+        joinedload(Project.investor).joinedload(Investor.source_region),
+        joinedload(Project.industry), joinedload(Project.unit), joinedload(Project.platform),
+    ])
+    if project is None:
+        abort(404)
+    require("project.view", project)
+    return project
+
+
+def pdf_response(result: RenderResult, filename: str, ascii_name: str):
+    """The PDF inline, named per RFC 6266: an ASCII ``filename`` and the Chinese ``filename*``."""
+    resp = send_file(BytesIO(result.pdf), mimetype="application/pdf", as_attachment=False, max_age=0)
+    resp.headers["Content-Disposition"] = (
+        f'inline; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(filename, safe="")}'
+    )
+    resp.headers["Cache-Control"] = "private, no-store"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+def brief_error(err: BriefError):
+    db.session.rollback()
+    return render_error(err.status, err.message)
+
+
+@bp.get("/projects/<int:project_id>/brief")
+def preview_brief(project_id: int):
+    project = load_project(project_id)
+    bilingual = request.args.get("lang") == "bilingual"
+    try:
+        brief = service.project_brief(project)
+    except BriefError as err:
+        return brief_error(err)
+    # The preview shows the document as printed: Chinese labels whatever the UI language. The
+    # body is our own autoescaped template output, hence Markup.
+    with force_locale("zh_CN"):
+        body = Markup(render_template("briefs/_preview_body.html", brief=brief, h=service.helpers(),
+                                      bilingual=bilingual))
+    return render_template("briefs/preview.html", project=project, body=body, bilingual=bilingual)
+
+
+@bp.get("/projects/<int:project_id>/brief.pdf")
+def brief_pdf(project_id: int):
+    project = load_project(project_id)
+    bilingual = request.args.get("lang") == "bilingual"
+    try:
+        result = service.brief_pdf(project, bilingual=bilingual)
+    except BriefError as err:
+        return brief_error(err)
+    suffix = "项目简介（中英文）" if bilingual else "项目简介"
+    ascii_name = f"brief-{project.id}{'-bilingual' if bilingual else ''}.pdf"
+    return pdf_response(result, service.pdf_filename(project.name, suffix), ascii_name)

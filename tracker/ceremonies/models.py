@@ -1,0 +1,49 @@
+"""Signing ceremonies (签约仪式) and the projects signed at each, in signing order."""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.auth.models import Unit
+from tracker.core.db import TimestampMixin
+from tracker.extensions import db
+from tracker.projects.models import Project
+
+
+class Ceremony(TimestampMixin, db.Model):
+    __tablename__ = "ceremony"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    held_on: Mapped[date] = mapped_column(Date, index=True)
+    venue: Mapped[str] = mapped_column(String(120), default="")
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    unit: Mapped[Unit] = relationship()
+    signings: Mapped[list["CeremonySigning"]] = relationship(
+        back_populates="ceremony",
+        order_by="CeremonySigning.position",
+        cascade="all, delete-orphan",
+    )
+    version_id: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version_id}
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CeremonySigning(db.Model):
+    """One project signed at a ceremony. A project is signed once (counted once)."""
+
+    __tablename__ = "ceremony_signing"
+    __table_args__ = (UniqueConstraint("project_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ceremony_id: Mapped[int] = mapped_column(ForeignKey("ceremony.id", ondelete="CASCADE"), index=True)
+    ceremony: Mapped[Ceremony] = relationship(back_populates="signings")
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    project: Mapped[Project] = relationship()
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    signatory_local: Mapped[str] = mapped_column(String(60), default="")  # 我方签约人
+    signatory_investor: Mapped[str] = mapped_column(String(60), default="")  # 投资方签约人

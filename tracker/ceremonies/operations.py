@@ -1,0 +1,361 @@
+"""Ceremony changes: create/edit/delete a ceremony, add/remove/reorder its projects and set
+their signatories. Every change is audited; nothing here commits.
+
+These functions are the whole write API of ceremonies: the screens call them and the JSON API
+(``POST /api/v1/ceremonies`` → ``create_ceremony``, ``PUT /api/v1/ceremonies/{id}/projects``
+→ ``set_projects``) can call them as they are. They check the actor's unit scope themselves
+(a county office touches only its own ceremonies and projects; the city any), because an API
+caller names records by id. Role checks (``ceremony.manage``) stay with the caller, as for
+every operation.
+
+Concurrency: a ceremony carries ``version_id`` (SQLAlchemy ``version_id_col``). Changes to
+its projects also "touch" the ceremony row, so its version moves with every change; callers
+pass the version their form or request was based on and get ``StaleCeremony`` when someone
+saved in between.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from tracker.audit.operations import record
+from tracker.auth.models import Unit
+from tracker.ceremonies.models import Ceremony, CeremonySigning
+from tracker.core.db import utcnow
+from tracker.core.permissions import in_scope
+from tracker.extensions import db
+from tracker.projects.models import Project
+
+MAX_PROJECTS = 100  # per ceremony; the booklet lays out at most this many briefs
+NAME_MAX = 120
+VENUE_MAX = 120
+SIGNATORY_MAX = 60
+
+
+class CeremonyError(ValueError):
+    """Invalid input that needs the database: {field: message} ('' = the whole form)."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+class StaleCeremony(Exception):
+    """The ceremony changed since the form (or API request) was based on it."""
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def _check_version(ceremony: Ceremony, expected: int | None) -> None:
+    if expected is not None and ceremony.version_id != expected:
+        raise StaleCeremony()
+
+
+def _touch(ceremony: Ceremony) -> None:
+    """Update the ceremony row so its version moves with changes to its projects."""
+    ceremony.updated_at = utcnow()
+
+
+def _clean(value: Any) -> str:
+    return ("" if value is None else str(value)).replace("\x00", "").strip()
+
+
+def _name_taken(name: str, exclude_id: int | None) -> bool:
+    q = select(Ceremony.id).where(func.lower(Ceremony.name) == name.lower())
+    if exclude_id is not None:
+        q = q.where(Ceremony.id != exclude_id)
+    return db.session.execute(q.limit(1)).first() is not None
+
+
+def _validate(actor, values: dict[str, Any], exclude_id: int | None) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    name = _clean(values.get("name"))
+    venue = _clean(values.get("venue"))
+    held_on = values.get("held_on")
+    unit = values.get("unit")
+    if not name:
+        errors["name"] = _("请填写签约仪式名称。")
+    elif len(name) > NAME_MAX:
+        errors["name"] = _("名称不能超过 %(n)d 个字。", n=NAME_MAX)
+    elif _name_taken(name, exclude_id):
+        errors["name"] = _("已存在同名的签约仪式。")
+    if not isinstance(held_on, date):
+        errors["held_on"] = _("请填写举办日期。")
+    if len(venue) > VENUE_MAX:
+        errors["venue"] = _("地点不能超过 %(n)d 个字。", n=VENUE_MAX)
+    if not isinstance(unit, Unit):
+        errors["unit"] = _("请选择主办单位。")
+    elif actor is not None and not in_scope(actor, unit.id):
+        errors["unit"] = _("只能为本单位举办签约仪式。")
+    if errors:
+        raise CeremonyError(errors)
+    return {"name": name, "held_on": held_on, "venue": venue, "unit": unit}
+
+
+def _renumber(ceremony: Ceremony, ordered: list[CeremonySigning]) -> None:
+    for position, signing in enumerate(ordered, start=1):
+        if signing.position != position:
+            signing.position = position
+
+
+def signings_of(ceremony: Ceremony) -> list[CeremonySigning]:
+    return sorted(ceremony.signings, key=lambda s: (s.position, s.id or 0))
+
+
+def signing_elsewhere(project_id: int, ceremony: Ceremony | None = None) -> CeremonySigning | None:
+    q = select(CeremonySigning).where(CeremonySigning.project_id == project_id)
+    if ceremony is not None and ceremony.id is not None:
+        q = q.where(CeremonySigning.ceremony_id != ceremony.id)
+    return db.session.execute(q).scalar_one_or_none()
+
+
+def project_problem(actor, ceremony: Ceremony, project: Project | None) -> str | None:
+    """Why ``project`` cannot be signed at ``ceremony`` (None when it can)."""
+    if project is None or (actor is not None and not in_scope(actor, project.unit_id)):
+        return _("找不到该项目，或不在您的权限范围内。")
+    if not ceremony.unit.is_city and project.unit_id != ceremony.unit_id:
+        return _("区县签约仪式只能加入本单位的项目（%(name)s 属于 %(unit)s）。",
+                 name=project.name, unit=project.unit.name)
+    if project.is_archived:
+        return _("项目“%(name)s”已归档，不能加入签约仪式。", name=project.name)
+    other = signing_elsewhere(project.id, ceremony)
+    if other is not None:
+        return _("项目“%(name)s”已在“%(ceremony)s”签约（一个项目只计一次签约）。",
+                 name=project.name, ceremony=other.ceremony.name)
+    return None
+
+
+def eligible_projects_query(actor, ceremony: Ceremony):
+    """Projects that may still be added to ``ceremony`` by ``actor`` (for a picker)."""
+    signed = select(CeremonySigning.project_id)
+    q = select(Project).where(Project.is_archived.is_(False), Project.id.not_in(signed))
+    if not actor.is_city:
+        q = q.where(Project.unit_id == actor.unit_id)
+    if not ceremony.unit.is_city:
+        q = q.where(Project.unit_id == ceremony.unit_id)
+    return q.order_by(Project.unit_id, Project.signed_on.desc().nulls_last(), Project.name)
+
+
+# --- ceremony ---------------------------------------------------------------------------
+
+def create_ceremony(actor, *, name: str, held_on: date, venue: str = "", unit: Unit) -> Ceremony:
+    """A new ceremony (API: ``POST /api/v1/ceremonies`` with name, date, venue, unit)."""
+    clean = _validate(actor, {"name": name, "held_on": held_on, "venue": venue, "unit": unit}, None)
+    ceremony = Ceremony(name=clean["name"], held_on=clean["held_on"], venue=clean["venue"],
+                        unit=clean["unit"])
+    db.session.add(ceremony)
+    db.session.flush()
+    record(actor, "ceremony.create", ceremony, {
+        "name": ceremony.name, "held_on": ceremony.held_on, "venue": ceremony.venue,
+        "unit": clean["unit"].name,
+    })
+    return ceremony
+
+
+def update_ceremony(actor, ceremony: Ceremony, *, name: str, held_on: date, venue: str, unit: Unit,
+                    expected_version: int | None) -> dict[str, list]:
+    _check_version(ceremony, expected_version)
+    clean = _validate(actor, {"name": name, "held_on": held_on, "venue": venue, "unit": unit}, ceremony.id)
+    if clean["unit"].id != ceremony.unit_id and not clean["unit"].is_city:
+        foreign = [s.project.name for s in ceremony.signings if s.project.unit_id != clean["unit"].id]
+        if foreign:
+            raise CeremonyError({"unit": _(
+                "仪式中已有其他单位的项目（如“%(name)s”），不能改为区县主办。", name=foreign[0])})
+    changes: dict[str, list] = {}
+    for key in ("name", "held_on", "venue"):
+        if getattr(ceremony, key) != clean[key]:
+            changes[key] = [getattr(ceremony, key), clean[key]]
+            setattr(ceremony, key, clean[key])
+    if clean["unit"].id != ceremony.unit_id:
+        changes["unit"] = [ceremony.unit.name, clean["unit"].name]
+        ceremony.unit = clean["unit"]
+    if changes:
+        _touch(ceremony)
+        db.session.flush()
+        record(actor, "ceremony.update", ceremony, changes)
+    return changes
+
+
+def delete_ceremony(actor, ceremony: Ceremony, *, expected_version: int | None = None) -> None:
+    """Delete an empty ceremony (remove its projects first: a signing is a fact others count)."""
+    _check_version(ceremony, expected_version)
+    if ceremony.signings:
+        raise CeremonyError({"": _("请先移除该仪式的全部签约项目，再删除仪式。")})
+    record(actor, "ceremony.delete", ceremony, {"name": ceremony.name, "held_on": ceremony.held_on})
+    db.session.delete(ceremony)
+    db.session.flush()
+
+
+# --- its projects --------------------------------------------------------------------
+
+def _signatories(local: Any, investor: Any) -> tuple[str, str]:
+    local, investor = _clean(local), _clean(investor)
+    errors = {}
+    if len(local) > SIGNATORY_MAX:
+        errors["signatory_local"] = _("签约人不能超过 %(n)d 个字。", n=SIGNATORY_MAX)
+    if len(investor) > SIGNATORY_MAX:
+        errors["signatory_investor"] = _("签约人不能超过 %(n)d 个字。", n=SIGNATORY_MAX)
+    if errors:
+        raise CeremonyError(errors)
+    return local, investor
+
+
+def add_project(actor, ceremony: Ceremony, project: Project | None, *, signatory_local: str = "",
+                signatory_investor: str = "", expected_version: int | None = None) -> CeremonySigning:
+    """Sign ``project`` at ``ceremony``, last in the signing order."""
+    _check_version(ceremony, expected_version)
+    problem = project_problem(actor, ceremony, project)
+    if problem:
+        raise CeremonyError({"project_id": problem})
+    ordered = signings_of(ceremony)
+    if any(s.project_id == project.id for s in ordered):
+        raise CeremonyError({"project_id": _("该项目已在本次仪式中。")})
+    if len(ordered) >= MAX_PROJECTS:
+        raise CeremonyError({"project_id": _("一场签约仪式最多 %(n)d 个项目。", n=MAX_PROJECTS)})
+    local, investor = _signatories(signatory_local, signatory_investor)
+    signing = CeremonySigning(project=project, position=len(ordered) + 1,
+                              signatory_local=local, signatory_investor=investor)
+    ceremony.signings.append(signing)
+    _touch(ceremony)
+    db.session.flush()
+    record(actor, "ceremony.add_project", ceremony, {
+        "project": project.name, "position": signing.position,
+        "signatory_local": local, "signatory_investor": investor,
+    }, project_id=project.id)
+    return signing
+
+
+def remove_project(actor, ceremony: Ceremony, signing: CeremonySigning, *,
+                   expected_version: int | None = None) -> None:
+    _check_version(ceremony, expected_version)
+    if signing.ceremony_id != ceremony.id:
+        raise CeremonyError({"": _("该项目不在本次仪式中。")})
+    project = signing.project
+    ceremony.signings.remove(signing)
+    db.session.delete(signing)
+    _renumber(ceremony, signings_of(ceremony))
+    _touch(ceremony)
+    db.session.flush()
+    record(actor, "ceremony.remove_project", ceremony, {"project": project.name}, project_id=project.id)
+
+
+def update_signatories(actor, ceremony: Ceremony, signing: CeremonySigning, *, signatory_local: str,
+                       signatory_investor: str, expected_version: int | None = None) -> dict[str, list]:
+    _check_version(ceremony, expected_version)
+    if signing.ceremony_id != ceremony.id:
+        raise CeremonyError({"": _("该项目不在本次仪式中。")})
+    local, investor = _signatories(signatory_local, signatory_investor)
+    changes = {}
+    if signing.signatory_local != local:
+        changes["signatory_local"] = [signing.signatory_local, local]
+        signing.signatory_local = local
+    if signing.signatory_investor != investor:
+        changes["signatory_investor"] = [signing.signatory_investor, investor]
+        signing.signatory_investor = investor
+    if changes:
+        _touch(ceremony)
+        db.session.flush()
+        record(actor, "ceremony.update_signatories", ceremony,
+               {"project": signing.project.name, **changes}, project_id=signing.project_id)
+    return changes
+
+
+def move_project(actor, ceremony: Ceremony, signing: CeremonySigning, step: int, *,
+                 expected_version: int | None = None) -> bool:
+    """Move one project up (step -1) or down (+1) in the signing order."""
+    ordered = signings_of(ceremony)
+    if signing not in ordered:
+        raise CeremonyError({"": _("该项目不在本次仪式中。")})
+    index = ordered.index(signing)
+    target = index + (1 if step > 0 else -1)
+    if not 0 <= target < len(ordered):
+        return False
+    ordered[index], ordered[target] = ordered[target], ordered[index]
+    return _apply_order(actor, ceremony, ordered, expected_version)
+
+
+def reorder(actor, ceremony: Ceremony, signing_ids: Iterable[int], *,
+            expected_version: int | None = None) -> bool:
+    """Put the ceremony's projects in the order of ``signing_ids`` (all of them, once each)."""
+    ordered = signings_of(ceremony)
+    by_id = {s.id: s for s in ordered}
+    ids = list(signing_ids)
+    if sorted(ids) != sorted(by_id):
+        raise CeremonyError({"": _("顺序表与当前项目不一致，请刷新页面后重试。")})
+    return _apply_order(actor, ceremony, [by_id[i] for i in ids], expected_version)
+
+
+def _apply_order(actor, ceremony: Ceremony, ordered: list[CeremonySigning],
+                 expected_version: int | None) -> bool:
+    _check_version(ceremony, expected_version)
+    before = [s.project_id for s in signings_of(ceremony)]
+    after = [s.project_id for s in ordered]
+    if before == after:
+        return False
+    _renumber(ceremony, ordered)
+    _touch(ceremony)
+    db.session.flush()
+    record(actor, "ceremony.reorder", ceremony, {"order": [before, after]})
+    return True
+
+
+def set_projects(actor, ceremony: Ceremony, project_ids: Iterable[Any], *,
+                 expected_version: int | None = None) -> list[CeremonySigning]:
+    """Make the ceremony's projects exactly ``project_ids``, in that signing order
+    (API: ``PUT /api/v1/ceremonies/{id}/projects``). Projects kept keep their signatories;
+    new ones start without; those left out are removed. All-or-nothing: any bad id fails the
+    whole call with a message naming it."""
+    _check_version(ceremony, expected_version)
+    ids: list[int] = []
+    problems: list[str] = []
+    for raw in project_ids:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            problems.append(_("项目编号必须是整数：%(v)s", v=str(raw)[:20]))
+            continue
+        if raw in ids:
+            problems.append(_("项目 %(id)d 重复出现。", id=raw))
+            continue
+        ids.append(raw)
+    if len(ids) > MAX_PROJECTS:
+        problems.append(_("一场签约仪式最多 %(n)d 个项目。", n=MAX_PROJECTS))
+    current = {s.project_id: s for s in ceremony.signings}
+    projects = {p.id: p for p in db.session.execute(select(Project).where(Project.id.in_(ids))).scalars()} if ids else {}
+    for pid in ids:
+        if pid in current:
+            continue
+        problem = project_problem(actor, ceremony, projects.get(pid))
+        if problem:
+            problems.append(f"{pid}: {problem}")
+    if problems:
+        raise CeremonyError({"project_ids": " ".join(problems)})
+
+    before = [s.project_id for s in signings_of(ceremony)]
+    removed = []
+    for pid, signing in list(current.items()):
+        if pid not in ids:
+            removed.append(signing.project)
+            ceremony.signings.remove(signing)
+            db.session.delete(signing)
+    ordered, added = [], []
+    for pid in ids:
+        signing = current.get(pid)
+        if signing is None:
+            signing = CeremonySigning(project=projects[pid], position=0)
+            ceremony.signings.append(signing)
+            added.append(projects[pid])
+        ordered.append(signing)
+    _renumber(ceremony, ordered)
+    if before != ids:
+        _touch(ceremony)
+        db.session.flush()
+        record(actor, "ceremony.set_projects", ceremony, {"projects": [before, ids]})
+        # One entry per project too, so each project's timeline shows its signing.
+        for project in removed:
+            record(actor, "ceremony.remove_project", ceremony, {"project": project.name}, project_id=project.id)
+        for project in added:
+            record(actor, "ceremony.add_project", ceremony, {"project": project.name}, project_id=project.id)
+    return ordered

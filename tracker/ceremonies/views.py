@@ -1,0 +1,397 @@
+"""Signing ceremonies (签约仪式): list, create/edit/delete, the projects in signing order with
+their signatories (add, remove, move, reorder), and the booklet and signing-order PDFs.
+
+Viewing needs ``ceremony.view``, changes ``ceremony.manage`` (managers); both are scoped to
+the ceremony's host unit (the city sees every ceremony, a county office its own).
+"""
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from tracker.auth.models import Unit
+from tracker.briefs import service as briefs
+from tracker.briefs.render import BriefError
+from tracker.briefs.views import brief_error, pdf_response
+from tracker.ceremonies import operations as ops
+from tracker.ceremonies.forms import (
+    AddProjectForm,
+    CeremonyForm,
+    SignatoriesForm,
+    VersionForm,
+)
+from tracker.ceremonies.models import Ceremony, CeremonySigning
+from tracker.core.pagination import Page, page_arg
+from tracker.core.permissions import can, require, scope_filter
+from tracker.extensions import db
+from tracker.projects.models import Project
+
+bp = Blueprint("ceremonies", __name__, url_prefix="/ceremonies")
+
+PER_PAGE = 30
+PICKER_LIMIT = 500
+
+
+@bp.before_request
+@login_required
+def _login_first():
+    """Every ceremony route needs a signed-in user."""
+
+
+def load_ceremony(ceremony_id: int, action: str = "ceremony.view") -> Ceremony:
+    ceremony = db.session.get(Ceremony, ceremony_id, options=[joinedload(Ceremony.unit)])
+    if ceremony is None:
+        abort(404)
+    require(action, ceremony)
+    return ceremony
+
+
+def load_signing(ceremony: Ceremony, signing_id: int) -> CeremonySigning:
+    signing = db.session.get(CeremonySigning, signing_id)
+    if signing is None or signing.ceremony_id != ceremony.id:
+        abort(404)
+    return signing
+
+
+def _version(form) -> int | None:
+    raw = (form.version.data or "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else -1
+
+
+def _unit_choices(form: CeremonyForm) -> None:
+    units = db.session.execute(
+        select(Unit).where(scope_filter(current_user, Unit.id), Unit.is_active.is_(True))
+        .order_by(Unit.sort_order, Unit.id)
+    ).scalars().all()
+    form.unit_id.choices = [(u.id, u.name) for u in units]
+
+
+def _apply_errors(form, errors: dict[str, str]) -> None:
+    mapping = {"unit": "unit_id"}
+    for key, message in errors.items():
+        name = mapping.get(key, key)
+        if name in form:
+            form[name].errors = list(form[name].errors) + [message]
+        else:
+            flash(message, "error")
+
+
+STALE_MESSAGE = "在您操作期间，该签约仪式已被他人修改。页面已刷新为最新内容，请核对后重试。"
+
+
+# --- list / create / edit / delete ---------------------------------------------------------
+
+@bp.get("/")
+def list_ceremonies():
+    require("ceremony.view")
+    page_no = page_arg(request.args.get("page"))
+    scope = scope_filter(current_user, Ceremony.unit_id)
+    total = db.session.execute(select(func.count(Ceremony.id)).where(scope)).scalar_one()
+    rows = db.session.execute(
+        select(Ceremony, func.count(CeremonySigning.id),
+               func.coalesce(func.sum(Project.contracted_investment), 0))
+        .options(selectinload(Ceremony.unit))  # not joined: the query is grouped
+        .outerjoin(CeremonySigning, CeremonySigning.ceremony_id == Ceremony.id)
+        .outerjoin(Project, Project.id == CeremonySigning.project_id)
+        .where(scope)
+        .group_by(Ceremony.id)
+        .order_by(Ceremony.held_on.desc(), Ceremony.id.desc())
+        .limit(PER_PAGE).offset((page_no - 1) * PER_PAGE)
+    ).all()
+    page = Page(items=rows, page=page_no, per_page=PER_PAGE, total=total)
+    return render_template("ceremonies/list.html", page=page)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create_ceremony():
+    require("ceremony.manage")
+    form = CeremonyForm()
+    _unit_choices(form)
+    if request.method == "GET":
+        form.unit_id.data = current_user.unit_id
+    status = 200
+    if form.validate_on_submit():
+        unit = db.session.get(Unit, form.unit_id.data)
+        try:
+            ceremony = ops.create_ceremony(current_user, name=form.name.data, held_on=form.held_on.data,
+                                           venue=form.venue.data or "", unit=unit)
+            db.session.commit()
+        except ops.CeremonyError as err:
+            db.session.rollback()
+            _apply_errors(form, err.errors)
+            status = 422
+        else:
+            flash(_("签约仪式“%(name)s”已创建，现在可以加入签约项目。", name=ceremony.name), "success")
+            return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony.id))
+    elif form.errors:
+        status = 422
+    return render_template("ceremonies/form.html", form=form, ceremony=None), status
+
+
+@bp.route("/<int:ceremony_id>/edit", methods=["GET", "POST"])
+def edit_ceremony(ceremony_id: int):
+    ceremony = load_ceremony(ceremony_id, "ceremony.manage")
+    form = CeremonyForm(obj=None if request.method == "POST" else ceremony)
+    _unit_choices(form)
+    if request.method == "GET":
+        form.version.data = str(ceremony.version_id)
+    status = 200
+    if form.validate_on_submit():
+        unit = db.session.get(Unit, form.unit_id.data)
+        try:
+            changes = ops.update_ceremony(current_user, ceremony, name=form.name.data, held_on=form.held_on.data,
+                                          venue=form.venue.data or "", unit=unit, expected_version=_version(form))
+            db.session.commit()
+        except ops.CeremonyError as err:
+            db.session.rollback()
+            _apply_errors(form, err.errors)
+            status = 422
+        except (ops.StaleCeremony, StaleDataError):
+            db.session.rollback()
+            flash(_("保存失败：在您编辑期间，该签约仪式已被他人修改。您填写的内容仍保留在下方，请核对后再保存。"), "error")
+            fresh = db.session.get(Ceremony, ceremony_id)
+            if fresh is None:
+                abort(404)
+            form.version.data = str(fresh.version_id)
+            return render_template("ceremonies/form.html", form=form, ceremony=fresh, conflict=True), 409
+        else:
+            flash(_("已保存修改。") if changes else _("没有需要保存的修改。"), "success" if changes else "info")
+            return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony.id))
+    elif form.errors:
+        status = 422
+    return render_template("ceremonies/form.html", form=form, ceremony=ceremony), status
+
+
+@bp.post("/<int:ceremony_id>/delete")
+def delete_ceremony(ceremony_id: int):
+    ceremony = load_ceremony(ceremony_id, "ceremony.manage")
+    form = VersionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    name = ceremony.name
+    try:
+        ops.delete_ceremony(current_user, ceremony, expected_version=_version(form))
+        db.session.commit()
+    except ops.CeremonyError as err:
+        db.session.rollback()
+        flash(" ".join(err.errors.values()), "error")
+        return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony_id))
+    except (ops.StaleCeremony, StaleDataError):
+        db.session.rollback()
+        flash(_(STALE_MESSAGE), "error")
+        return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony_id))
+    flash(_("签约仪式“%(name)s”已删除。", name=name), "success")
+    return redirect(url_for("ceremonies.list_ceremonies"))
+
+
+# --- the ceremony page: its projects -----------------------------------------------------
+
+def _signings(ceremony: Ceremony) -> list[CeremonySigning]:
+    return list(db.session.execute(
+        select(CeremonySigning)
+        .options(joinedload(CeremonySigning.project).options(
+            joinedload(Project.investor), joinedload(Project.unit), joinedload(Project.industry)))
+        .where(CeremonySigning.ceremony_id == ceremony.id)
+        .order_by(CeremonySigning.position, CeremonySigning.id)
+    ).scalars().all())
+
+
+def _picker(ceremony: Ceremony, form: AddProjectForm) -> int:
+    """Fill the project picker; returns how many eligible projects were left out."""
+    q = ops.eligible_projects_query(current_user, ceremony).options(joinedload(Project.unit))
+    projects = db.session.execute(q.limit(PICKER_LIMIT + 1)).scalars().all()
+    more = max(0, len(projects) - PICKER_LIMIT)
+    form.project_id.choices = [("", _("请选择项目"))] + [
+        (p.id, f"{p.name}（{p.unit.name}）") for p in projects[:PICKER_LIMIT]
+    ]
+    return more
+
+
+def _render_ceremony(ceremony: Ceremony, add_form: AddProjectForm | None = None, status: int = 200):
+    signings = _signings(ceremony)
+    manage = can("ceremony.manage", ceremony)
+    more = 0
+    if manage:
+        add_form = add_form or AddProjectForm(formdata=None)
+        more = _picker(ceremony, add_form)
+        add_form.version.data = str(ceremony.version_id)
+    total = sum((s.project.contracted_investment or 0 for s in signings), 0)
+    return render_template(
+        "ceremonies/detail.html", ceremony=ceremony, signings=signings, manage=manage,
+        add_form=add_form, picker_more=more, total=total, version_form=VersionForm(formdata=None),
+        max_projects=ops.MAX_PROJECTS,
+    ), status
+
+
+@bp.get("/<int:ceremony_id>")
+def view_ceremony(ceremony_id: int):
+    return _render_ceremony(load_ceremony(ceremony_id))
+
+
+@bp.post("/<int:ceremony_id>/projects")
+def add_project(ceremony_id: int):
+    ceremony = load_ceremony(ceremony_id, "ceremony.manage")
+    form = AddProjectForm()
+    _picker(ceremony, form)
+    if not form.validate_on_submit():
+        return _render_ceremony(ceremony, form, 422)
+    project = db.session.get(Project, form.project_id.data)
+    try:
+        signing = ops.add_project(current_user, ceremony, project, signatory_local=form.signatory_local.data or "",
+                                  signatory_investor=form.signatory_investor.data or "",
+                                  expected_version=_version(form))
+        db.session.commit()
+    except ops.CeremonyError as err:
+        db.session.rollback()
+        ceremony = load_ceremony(ceremony_id, "ceremony.manage")
+        _apply_errors(form, err.errors)
+        return _render_ceremony(ceremony, form, 422)
+    except (ops.StaleCeremony, StaleDataError):
+        db.session.rollback()
+        flash(_(STALE_MESSAGE) + " " + _("您填写的内容仍保留在下方。"), "error")
+        ceremony = load_ceremony(ceremony_id, "ceremony.manage")
+        return _render_ceremony(ceremony, form, 409)
+    flash(_("已加入签约项目“%(name)s”（第 %(n)d 位）。", name=signing.project.name, n=signing.position), "success")
+    return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony.id) + "#signings")
+
+
+def _signing_action(ceremony_id: int, signing_id: int, action):
+    """Run a small POST action on one signing (move/remove) with the version check."""
+    ceremony = load_ceremony(ceremony_id, "ceremony.manage")
+    signing = load_signing(ceremony, signing_id)
+    form = VersionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        message = action(ceremony, signing, _version(form))
+        db.session.commit()
+    except ops.CeremonyError as err:
+        db.session.rollback()
+        flash(" ".join(err.errors.values()), "error")
+    except (ops.StaleCeremony, StaleDataError):
+        # A button, not a form: nothing typed to keep, so show the fresh order with a note.
+        db.session.rollback()
+        flash(_(STALE_MESSAGE), "error")
+    else:
+        if message:
+            flash(message, "success")
+    return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony_id) + "#signings")
+
+
+@bp.post("/<int:ceremony_id>/projects/<int:signing_id>/move")
+def move_project(ceremony_id: int, signing_id: int):
+    step = -1 if request.form.get("direction") == "up" else 1
+
+    def action(ceremony, signing, version):
+        ops.move_project(current_user, ceremony, signing, step, expected_version=version)
+
+    return _signing_action(ceremony_id, signing_id, action)
+
+
+@bp.post("/<int:ceremony_id>/projects/<int:signing_id>/remove")
+def remove_project(ceremony_id: int, signing_id: int):
+    def action(ceremony, signing, version):
+        name = signing.project.name
+        ops.remove_project(current_user, ceremony, signing, expected_version=version)
+        return _("已从本次仪式移除“%(name)s”。", name=name)
+
+    return _signing_action(ceremony_id, signing_id, action)
+
+
+@bp.post("/<int:ceremony_id>/order")
+def reorder_projects(ceremony_id: int):
+    """Renumber from the 序号 boxes: rows sorted by the numbers typed (ties keep their order)."""
+    ceremony = load_ceremony(ceremony_id, "ceremony.manage")
+    form = VersionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    signings = ops.signings_of(ceremony)
+    keyed = []
+    for index, s in enumerate(signings):
+        raw = (request.form.get(f"pos-{s.id}") or "").strip()
+        try:
+            wanted = float(raw) if raw and len(raw) < 8 else float(index + 1)
+            if not math.isfinite(wanted):
+                raise ValueError
+        except ValueError:
+            flash(_("序号“%(v)s”不是数字，请填写 1、2、3…", v=raw[:10]), "error")
+            return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony_id) + "#signings")
+        keyed.append((wanted, index, s.id))
+    order = [sid for _w, _i, sid in sorted(keyed)]
+    try:
+        changed = ops.reorder(current_user, ceremony, order, expected_version=_version(form))
+        db.session.commit()
+    except ops.CeremonyError as err:
+        db.session.rollback()
+        flash(" ".join(err.errors.values()), "error")
+    except (ops.StaleCeremony, StaleDataError):
+        db.session.rollback()
+        flash(_(STALE_MESSAGE), "error")
+    else:
+        flash(_("签约顺序已更新。") if changed else _("签约顺序没有变化。"), "success" if changed else "info")
+    return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony_id) + "#signings")
+
+
+@bp.route("/<int:ceremony_id>/projects/<int:signing_id>/edit", methods=["GET", "POST"])
+def edit_signatories(ceremony_id: int, signing_id: int):
+    ceremony = load_ceremony(ceremony_id, "ceremony.manage")
+    signing = load_signing(ceremony, signing_id)
+    form = SignatoriesForm(obj=None if request.method == "POST" else signing)
+    if request.method == "GET":
+        form.version.data = str(ceremony.version_id)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            ops.update_signatories(current_user, ceremony, signing, signatory_local=form.signatory_local.data or "",
+                                   signatory_investor=form.signatory_investor.data or "",
+                                   expected_version=_version(form))
+            db.session.commit()
+        except ops.CeremonyError as err:
+            db.session.rollback()
+            _apply_errors(form, err.errors)
+            status = 422
+        except (ops.StaleCeremony, StaleDataError):
+            db.session.rollback()
+            flash(_(STALE_MESSAGE) + " " + _("您填写的内容仍保留在下方。"), "error")
+            fresh = db.session.get(Ceremony, ceremony_id)
+            if fresh is None:
+                abort(404)
+            form.version.data = str(fresh.version_id)
+            signing = load_signing(fresh, signing_id)
+            return render_template("ceremonies/signatories.html", form=form, ceremony=fresh, signing=signing), 409
+        else:
+            flash(_("签约人已保存。"), "success")
+            return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony_id) + "#signings")
+    elif form.errors:
+        status = 422
+    return render_template("ceremonies/signatories.html", form=form, ceremony=ceremony, signing=signing), status
+
+
+# --- PDFs ------------------------------------------------------------------------------------
+
+@bp.get("/<int:ceremony_id>/booklet.pdf")
+def booklet_pdf(ceremony_id: int):
+    ceremony = load_ceremony(ceremony_id)
+    try:
+        result = briefs.booklet_pdf(ceremony)
+    except BriefError as err:
+        return brief_error(err)
+    return pdf_response(result, briefs.pdf_filename(ceremony.name, "签约项目简介汇编"),
+                        f"ceremony-{ceremony.id}-booklet.pdf")
+
+
+@bp.get("/<int:ceremony_id>/order.pdf")
+def order_pdf(ceremony_id: int):
+    ceremony = load_ceremony(ceremony_id)
+    try:
+        result = briefs.order_pdf(ceremony)
+    except BriefError as err:
+        return brief_error(err)
+    return pdf_response(result, briefs.pdf_filename(ceremony.name, "签约顺序表"),
+                        f"ceremony-{ceremony.id}-order.pdf")

@@ -1,0 +1,299 @@
+"""Investor (投资方) screens: list, detail, create, edit."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
+
+from tracker.audit.models import AuditEntry
+from tracker.auth.models import Unit
+from tracker.core import uscc as uscc_rules
+from tracker.core.fields import fold_width
+from tracker.core.pagination import Page, page_arg
+from tracker.core.permissions import require, scope_filter
+from tracker.extensions import db
+from tracker.projects.investor_forms import FIELD_LABELS, InvestorForm
+from tracker.projects.investor_operations import (
+    create_investor,
+    duplicate_errors,
+    update_investor,
+)
+from tracker.projects.models import Investor, Project, SourceRegion
+from tracker.projects.operations import FieldErrors, StaleEdit
+
+bp = Blueprint("investors", __name__, url_prefix="/investors")
+
+PER_PAGE = 50
+
+SORTS = {
+    "updated": (Investor.updated_at.desc(), Investor.id.desc()),
+    "created": (Investor.created_at.desc(), Investor.id.desc()),
+    "name": (Investor.name.asc(), Investor.id.asc()),
+    # "projects" orders by the grouped count; see investor_page.
+    "projects": (),
+}
+DEFAULT_SORT = "updated"
+
+
+@bp.before_request
+@login_required
+def _login_first():
+    """Every investor route needs a signed-in user."""
+
+
+def _int_arg(raw: str | None) -> int | None:
+    if raw and raw.isascii() and raw.isdigit() and len(raw) < 10:
+        return int(raw)
+    return None
+
+
+@dataclass
+class InvestorFilters:
+    q: str = ""
+    region: str = ""  # a source_region id, or "yrd" for every 长三角 region
+    unit: int | None = None
+    sort: str = DEFAULT_SORT
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> InvestorFilters:
+        f = cls()
+        f.q = (args.get("q") or "").replace("\x00", "").strip()[:50]
+        region = args.get("region") or ""
+        f.region = region if region == "yrd" or _int_arg(region) is not None else ""
+        f.unit = _int_arg(args.get("unit"))
+        sort = args.get("sort") or DEFAULT_SORT
+        f.sort = sort if sort in SORTS else DEFAULT_SORT
+        f.page = page_arg(args.get("page"))
+        return f
+
+    def as_args(self, **override: Any) -> dict[str, Any]:
+        out = {"q": self.q, "region": self.region, "unit": self.unit,
+               "sort": None if self.sort == DEFAULT_SORT else self.sort}
+        out.update(override)
+        return {k: v for k, v in out.items() if v not in (None, "")}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.q or self.region or self.unit)
+
+
+@dataclass
+class Totals:
+    count: int
+    projects: int
+    yrd: int
+    foreign: int
+
+
+def _project_counts(user):
+    """One grouped subquery: in-scope, non-archived projects per investor."""
+    return (
+        select(Project.investor_id.label("investor_id"), func.count(Project.id).label("n"))
+        .where(scope_filter(user, Project.unit_id), Project.is_archived.is_(False))
+        .group_by(Project.investor_id)
+        .subquery("project_counts")
+    )
+
+
+def _conditions(user, f: InvestorFilters) -> list[Any]:
+    conds: list[Any] = [scope_filter(user, Investor.unit_id)]
+    if f.q:
+        code = uscc_rules.normalize(fold_width(f.q))
+        conds.append(or_(Investor.name.contains(f.q, autoescape=True),
+                         Investor.uscc.contains(code, autoescape=True)))
+    if f.region == "yrd":
+        conds.append(SourceRegion.is_yrd.is_(True))
+    elif f.region:
+        conds.append(Investor.source_region_id == int(f.region))
+    if f.unit:
+        conds.append(Investor.unit_id == f.unit)
+    return conds
+
+
+def investor_page(user, f: InvestorFilters, per_page: int = PER_PAGE) -> tuple[Page, Totals]:
+    """A page of (investor, project count) rows plus the totals line: two queries in all."""
+    counts = _project_counts(user)
+    n = func.coalesce(counts.c.n, 0)
+
+    def base(*columns):
+        return (select(*columns).select_from(Investor)
+                .join(SourceRegion, Investor.source_region_id == SourceRegion.id)
+                .outerjoin(counts, counts.c.investor_id == Investor.id)
+                .where(and_(*_conditions(user, f))))
+
+    count, projects, yrd, foreign = db.session.execute(base(
+        func.count(Investor.id),
+        func.coalesce(func.sum(n), 0),
+        func.coalesce(func.sum(case((SourceRegion.is_yrd.is_(True), 1), else_=0)), 0),
+        func.coalesce(func.sum(case((SourceRegion.is_foreign.is_(True), 1), else_=0)), 0),
+    )).one()
+    totals = Totals(int(count), int(projects), int(yrd), int(foreign))
+    pages = max(1, -(-totals.count // per_page))
+    page_no = min(f.page, pages)
+    order = (n.desc(), Investor.name.asc(), Investor.id.asc()) if f.sort == "projects" else SORTS[f.sort]
+    rows = db.session.execute(
+        base(Investor, n.label("project_count"))
+        .options(joinedload(Investor.source_region), joinedload(Investor.unit))
+        .order_by(*order)
+        .limit(per_page)
+        .offset((page_no - 1) * per_page)
+    ).all()
+    items = [(row[0], int(row[1])) for row in rows]
+    return Page(items=items, page=page_no, per_page=per_page, total=totals.count), totals
+
+
+def _scoped_units(user, current_id: int | None = None) -> list[Unit]:
+    active = Unit.is_active.is_(True)
+    if current_id is not None:
+        active = active | (Unit.id == current_id)
+    return db.session.execute(
+        select(Unit).where(scope_filter(user, Unit.id), active).order_by(Unit.sort_order, Unit.id)
+    ).scalars().all()
+
+
+@bp.get("/")
+def list_investors():
+    require("investor.view")
+    filters = InvestorFilters.from_args(request.args)
+    page, totals = investor_page(current_user, filters)
+    regions = db.session.execute(
+        select(SourceRegion).order_by(SourceRegion.sort_order, SourceRegion.id)
+    ).scalars().all()
+    units = _scoped_units(current_user) if current_user.is_city else []
+    return render_template("investors/list.html", page=page, totals=totals, f=filters,
+                           regions=regions, units=units)
+
+
+def load_investor(investor_id: int, action: str = "investor.view") -> Investor:
+    investor = db.session.get(Investor, investor_id,
+                              options=[joinedload(Investor.source_region), joinedload(Investor.unit)])
+    if investor is None:
+        abort(404)
+    require(action, investor)
+    return investor
+
+
+@bp.get("/<int:investor_id>")
+def view_investor(investor_id: int):
+    investor = load_investor(investor_id)
+    projects = db.session.execute(
+        select(Project).options(joinedload(Project.industry), joinedload(Project.unit))
+        .where(Project.investor_id == investor.id, scope_filter(current_user, Project.unit_id))
+        .order_by(Project.is_archived.asc(), Project.signed_on.desc().nulls_last(), Project.id.desc())
+    ).scalars().all()
+    live = [p for p in projects if not p.is_archived]
+    investment = sum((p.contracted_investment for p in live), Decimal(0))
+    history = db.session.execute(
+        select(AuditEntry).options(joinedload(AuditEntry.actor))
+        .where(AuditEntry.object_type == Investor.__tablename__, AuditEntry.object_id == investor.id)
+        .order_by(AuditEntry.id.desc()).limit(20)
+    ).scalars().all()
+    names = _reference_names(history)
+    return render_template("investors/detail.html", investor=investor, projects=projects, live=live,
+                           investment=investment, history=history, field_labels=FIELD_LABELS, names=names)
+
+
+def _reference_names(history) -> dict[str, dict[str, str]]:
+    """Names for the region and unit ids that appear in the change history (two queries at most)."""
+    ids: dict[str, set[int]] = {"source_region_id": set(), "unit_id": set()}
+    for entry in history:
+        for key, found in ids.items():
+            found.update(v for v in (entry.changes or {}).get(key) or [] if isinstance(v, int))
+    out: dict[str, dict[str, str]] = {"source_region_id": {}, "unit_id": {}}
+    for key, model in (("source_region_id", SourceRegion), ("unit_id", Unit)):
+        if ids[key]:
+            rows = db.session.execute(select(model.id, model.name).where(model.id.in_(ids[key]))).all()
+            out[key] = {str(i): name for i, name in rows}
+    return out
+
+
+def _fill_choices(form: InvestorForm, investor: Investor | None) -> None:
+    units = _scoped_units(current_user, investor.unit_id if investor else None)
+    form.unit_id.choices = [(u.id, u.name) for u in units]
+    if len(units) > 1:
+        form.unit_id.choices.insert(0, ("", _("请选择")))
+    current_region = investor.source_region_id if investor else None
+    regions = db.session.execute(
+        select(SourceRegion).where(SourceRegion.is_active.is_(True) | (SourceRegion.id == current_region))
+        .order_by(SourceRegion.sort_order, SourceRegion.id)
+    ).scalars().all()
+    form.source_region_id.choices = [("", _("请选择"))] + [
+        (r.id, f"{r.name}（{_('长三角')}）" if r.is_yrd else r.name) for r in regions
+    ]
+    form.foreign_region_ids = frozenset(r.id for r in regions if r.is_foreign)
+
+
+def _apply_field_errors(form: InvestorForm, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        form[name].errors = list(form[name].errors) + [message]
+
+
+def _add_duplicate_errors(form: InvestorForm, exclude_id: int | None) -> None:
+    """When other fields are wrong, still say now that the name or USCC is taken (not after the fix)."""
+    if request.method != "POST" or form.name.errors or not form.name.data:
+        return
+    values = {"name": form.name.data, "uscc": None if form.uscc.errors else form.uscc.data}
+    _apply_field_errors(form, duplicate_errors(values, exclude_id))
+
+
+@bp.route("/new", methods=["GET", "POST"], endpoint="create_investor")
+def create_investor_view():
+    require("investor.create")
+    form = InvestorForm()
+    _fill_choices(form, None)
+    if request.method == "GET":
+        form.unit_id.data = current_user.unit_id
+    if form.validate_on_submit():
+        try:
+            investor = create_investor(current_user, form.values())
+            db.session.commit()
+        except FieldErrors as err:
+            db.session.rollback()
+            _apply_field_errors(form, err.errors)
+        else:
+            flash(_("投资方“%(name)s”已登记。", name=investor.name), "success")
+            return redirect(url_for("investors.view_investor", investor_id=investor.id))
+    else:
+        _add_duplicate_errors(form, None)
+    return render_template("investors/form.html", form=form, investor=None), 422 if form.errors else 200
+
+
+@bp.route("/<int:investor_id>/edit", methods=["GET", "POST"])
+def edit_investor(investor_id: int):
+    investor = load_investor(investor_id, "investor.edit")
+    form = InvestorForm(obj=None if request.method == "POST" else investor)
+    _fill_choices(form, investor)
+    if request.method == "GET":
+        form.version.data = str(investor.version_id)
+        if investor.country == "中国":
+            form.country.data = ""
+    if form.validate_on_submit():
+        raw = form.version.data or ""
+        expected = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
+        try:
+            changes = update_investor(current_user, investor, form.values(), expected)
+            db.session.commit()
+        except FieldErrors as err:
+            db.session.rollback()
+            _apply_field_errors(form, err.errors)
+        except (StaleEdit, StaleDataError):
+            db.session.rollback()
+            flash(_("保存失败：在您编辑期间，该投资方已被他人修改。他人保存的最新内容列在下方，"
+                    "您填写的内容仍保留在表单中；核对后再次保存，将以您填写的内容为准。"), "error")
+            fresh = load_investor(investor_id, "investor.edit")
+            form.version.data = str(fresh.version_id)
+            return render_template("investors/form.html", form=form, investor=fresh, conflict=True), 409
+        else:
+            flash(_("已保存修改。") if changes else _("没有需要保存的修改。"), "success" if changes else "info")
+            return redirect(url_for("investors.view_investor", investor_id=investor.id))
+    else:
+        _add_duplicate_errors(form, investor.id)
+    return render_template("investors/form.html", form=form, investor=investor), 422 if form.errors else 200

@@ -1,0 +1,162 @@
+"""Reference data, investors and projects."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.auth.models import Unit, User
+from tracker.core.db import TimestampMixin, UTCDateTime
+from tracker.extensions import db
+from tracker.workflow.stages import CODES as STAGE_CODES
+
+# 万元 with two decimals; 10^12 万元 is far beyond any real project.
+Money = Numeric(14, 2)
+
+
+class ReferenceMixin:
+    """Admin-editable lookup rows: named, ordered, retired rather than deleted."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Industry(ReferenceMixin, db.Model):
+    """产业. ``group`` separates the five core clusters from future industries."""
+
+    __tablename__ = "industry"
+    group: Mapped[str] = mapped_column(String(20), default="")
+
+
+class SourceRegion(ReferenceMixin, db.Model):
+    """Where investors come from; 长三角 regions are flagged because the city targets them."""
+
+    __tablename__ = "source_region"
+    is_yrd: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_foreign: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Platform(ReferenceMixin, db.Model):
+    """园区/平台, optionally tied to the unit it lies in."""
+
+    __tablename__ = "platform"
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), nullable=True)
+    unit: Mapped[Unit | None] = relationship()
+
+
+class Investor(TimestampMixin, db.Model):
+    __tablename__ = "investor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    uscc: Mapped[str | None] = mapped_column(String(18), unique=True, nullable=True)
+    source_region_id: Mapped[int] = mapped_column(ForeignKey("source_region.id"), index=True)
+    source_region: Mapped[SourceRegion] = relationship()
+    country: Mapped[str] = mapped_column(String(40), default="中国")
+    introduction: Mapped[str] = mapped_column(Text, default="")
+    # The unit that recorded the investor: county users see their own unit's investors.
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    unit: Mapped[Unit] = relationship()
+    version_id: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Project(TimestampMixin, db.Model):
+    __tablename__ = "project"
+    __table_args__ = (
+        CheckConstraint(
+            "stage IN (" + ",".join(f"'{c}'" for c in STAGE_CODES) + ")", name="stage_known"
+        ),
+        CheckConstraint("contracted_investment >= 0", name="investment_not_negative"),
+        CheckConstraint(
+            "fixed_asset_investment IS NULL OR fixed_asset_investment >= 0",
+            name="fixed_asset_not_negative",
+        ),
+        CheckConstraint("funds_in_place >= 0", name="funds_not_negative"),
+        CheckConstraint("land_area_mu IS NULL OR land_area_mu >= 0", name="land_not_negative"),
+        Index("ix_project_unit_signed", "unit_id", "signed_on"),
+        CheckConstraint(
+            "(stage = 'paused') = (paused_from_stage IS NOT NULL)", name="paused_has_origin"
+        ),
+        Index("ix_project_archived_signed", "is_archived", "signed_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    investor_id: Mapped[int] = mapped_column(ForeignKey("investor.id"), index=True)
+    investor: Mapped[Investor] = relationship()
+    industry_id: Mapped[int] = mapped_column(ForeignKey("industry.id"), index=True)
+    industry: Mapped[Industry] = relationship()
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    unit: Mapped[Unit] = relationship()
+    platform_id: Mapped[int | None] = mapped_column(ForeignKey("platform.id"), nullable=True)
+    platform: Mapped[Platform | None] = relationship()
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True, index=True)
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+
+    stage: Mapped[str] = mapped_column(String(20), default="signed", index=True)
+    signed_on: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
+
+    # Money in 万元 (CNY); foreign investment in 万美元.
+    contracted_investment: Mapped[Decimal] = mapped_column(Money, index=True)
+    fixed_asset_investment: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    foreign_investment_usd: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    funds_in_place: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    land_area_mu: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
+
+    content: Mapped[str] = mapped_column(Text, default="")
+    expected_output: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    expected_tax: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    expected_jobs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    # Designations (重点项目标识).
+    is_provincial_major: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_qianxiang_wanyi: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_yrd_major: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # Filled by approved stage changes (see workflow/stages.py STAGE_REQUIREMENTS).
+    company_uscc: Mapped[str | None] = mapped_column(String(18), nullable=True)  # 项目公司
+    registered_capital: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    land_certificate_no: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    construction_permit_no: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    annual_output: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    # Side states: the stage a paused project returns to, why, and when it is expected back.
+    paused_from_stage: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    expected_resume_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+
+    is_archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True)
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+    version_id: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version_id}
+
+    @property
+    def investment_yi(self) -> Decimal:
+        return (self.contracted_investment or Decimal(0)) / Decimal(10000)
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,154 @@
+"""The project list: filters parsed from the query string, one scoped query, totals."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import contains_eager, joinedload
+
+from tracker.auth.models import Unit
+from tracker.core.pagination import Page, page_arg
+from tracker.core.permissions import scope_filter
+from tracker.extensions import db
+from tracker.projects.models import Industry, Investor, Project, SourceRegion
+from tracker.workflow.stages import CODES
+
+# Size bands (万元): 10亿元以上, 50亿元以上, 百亿级.
+SIZE_BANDS = {"10": Decimal(100_000), "50": Decimal(500_000), "100": Decimal(1_000_000)}
+
+SORTS = {
+    "signed": (Project.signed_on.desc().nulls_last(), Project.id.desc()),
+    "signed_asc": (Project.signed_on.asc().nulls_last(), Project.id.asc()),
+    "investment": (Project.contracted_investment.desc(), Project.id.desc()),
+    "investment_asc": (Project.contracted_investment.asc(), Project.id.asc()),
+    "name": (Project.name.asc(), Project.id.asc()),
+    "updated": (Project.updated_at.desc(), Project.id.desc()),
+}
+DEFAULT_SORT = "signed"
+
+
+def _int_arg(raw: str | None) -> int | None:
+    if raw and raw.isascii() and raw.isdigit() and len(raw) < 10:
+        return int(raw)
+    return None
+
+
+@dataclass
+class ProjectFilters:
+    q: str = ""
+    stage: str = ""
+    unit: int | None = None
+    industry: int | None = None
+    region: str = ""  # a source_region id, or "yrd" for all 长三角 regions
+    size: str = ""
+    year: int | None = None
+    archived: bool = False
+    sort: str = DEFAULT_SORT
+    page: int = 1
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args) -> "ProjectFilters":
+        f = cls()
+        f.q = (args.get("q") or "").replace("\x00", "").strip()[:50]
+        stage = args.get("stage") or ""
+        f.stage = stage if stage in CODES else ""
+        f.unit = _int_arg(args.get("unit"))
+        f.industry = _int_arg(args.get("industry"))
+        region = args.get("region") or ""
+        f.region = region if region == "yrd" or _int_arg(region) is not None else ""
+        size = args.get("size") or ""
+        f.size = size if size in SIZE_BANDS else ""
+        year = _int_arg(args.get("year"))
+        f.year = year if year and 1990 <= year <= 2100 else None
+        f.archived = args.get("archived") == "1"
+        sort = args.get("sort") or DEFAULT_SORT
+        f.sort = sort if sort in SORTS else DEFAULT_SORT
+        f.page = page_arg(args.get("page"))
+        return f
+
+    def as_args(self, **override: Any) -> dict[str, Any]:
+        """Query-string arguments that reproduce these filters (for links)."""
+        out = {
+            "q": self.q, "stage": self.stage, "unit": self.unit, "industry": self.industry,
+            "region": self.region, "size": self.size, "year": self.year,
+            "archived": "1" if self.archived else None,
+            "sort": None if self.sort == DEFAULT_SORT else self.sort,
+        }
+        out.update(override)
+        return {k: v for k, v in out.items() if v not in (None, "")}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.q or self.stage or self.unit or self.industry or self.region or self.size or self.year)
+
+
+def _conditions(user, f: ProjectFilters) -> list[Any]:
+    conds: list[Any] = [scope_filter(user, Project.unit_id), Project.is_archived.is_(f.archived)]
+    if f.q:
+        conds.append(or_(Project.name.contains(f.q, autoescape=True),
+                         Investor.name.contains(f.q, autoescape=True)))
+    if f.stage:
+        conds.append(Project.stage == f.stage)
+    if f.unit:
+        conds.append(Project.unit_id == f.unit)
+    if f.industry:
+        conds.append(Project.industry_id == f.industry)
+    if f.region == "yrd":
+        conds.append(Investor.source_region_id.in_(select(SourceRegion.id).where(SourceRegion.is_yrd.is_(True))))
+    elif f.region:
+        conds.append(Investor.source_region_id == int(f.region))
+    if f.size:
+        conds.append(Project.contracted_investment >= SIZE_BANDS[f.size])
+    if f.year:
+        conds.append(Project.signed_on.between(date(f.year, 1, 1), date(f.year, 12, 31)))
+    return conds
+
+
+def _needs_investor(f: ProjectFilters) -> bool:
+    return bool(f.q or f.region)
+
+
+def _base(user, f: ProjectFilters, *columns) -> Select:
+    q = select(*columns).select_from(Project)
+    if _needs_investor(f):  # join only when a filter reads the investor: counts stay index-only
+        q = q.join(Investor, Project.investor_id == Investor.id)
+    return q.where(and_(*_conditions(user, f)))
+
+
+@dataclass
+class Totals:
+    count: int
+    investment: Decimal
+
+
+def project_page(user, f: ProjectFilters, per_page: int = 50) -> tuple[Page, Totals]:
+    """One page of projects plus the totals line: exactly two queries."""
+    count, total = db.session.execute(
+        _base(user, f, func.count(Project.id), func.coalesce(func.sum(Project.contracted_investment), 0))
+    ).one()
+    totals = Totals(int(count), Decimal(total))
+    pages = max(1, -(-totals.count // per_page))
+    page_no = min(f.page, pages)
+    rows = db.session.execute(
+        _base(user, f, Project)
+        .options(contains_eager(Project.investor) if _needs_investor(f) else joinedload(Project.investor, innerjoin=True),
+                 joinedload(Project.industry, innerjoin=True), joinedload(Project.unit, innerjoin=True))
+        .order_by(*SORTS[f.sort])
+        .limit(per_page)
+        .offset((page_no - 1) * per_page)
+    ).scalars().unique().all()
+    return Page(items=list(rows), page=page_no, per_page=per_page, total=totals.count), totals
+
+
+def filter_choices(user) -> dict[str, list]:
+    """Options for the filter bar (units limited to the user's scope)."""
+    units = db.session.execute(
+        select(Unit).where(scope_filter(user, Unit.id), Unit.is_active.is_(True)).order_by(Unit.sort_order, Unit.id)
+    ).scalars().all()
+    industries = db.session.execute(select(Industry).order_by(Industry.sort_order, Industry.id)).scalars().all()
+    regions = db.session.execute(select(SourceRegion).order_by(SourceRegion.sort_order, SourceRegion.id)).scalars().all()
+    return {"units": units, "industries": industries, "regions": regions}

@@ -1,0 +1,407 @@
+"""Stage changes: request, approve, reject, withdraw; milestones. Nothing here commits.
+
+The rules come from ``tracker.workflow.stages`` (which moves exist, who may request and
+approve them, what they require). A decision is one conditional UPDATE
+(``… WHERE id = ? AND status = 'pending'``) whose row count must be 1: of two managers
+approving at the same moment exactly one wins, the other gets ``AlreadyDecided`` (409).
+On PostgreSQL the request row is locked first (SELECT … FOR UPDATE); on SQLite write
+transactions begin IMMEDIATE (see core.db), which serialises them.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import joinedload
+
+from tracker.audit.operations import jsonable, record
+from tracker.core import uscc as uscc_rules
+from tracker.core.db import utcnow
+from tracker.core.fields import clean_text, fold_width
+from tracker.core.formatting import today_local
+from tracker.core.permissions import can, can_decide, scope_filter
+from tracker.extensions import db
+from tracker.projects.models import Project
+from tracker.workflow.models import Milestone, Notification, StageRequest
+from tracker.workflow.stages import (
+    BY_CODE,
+    MAIN_CODES,
+    MILESTONE_CODES,
+    Move,
+    Requirement,
+    move_for,
+)
+
+MAX_TEXT = 200
+MAX_REASON = 2000
+MAX_AMOUNT = Decimal("1e10")
+
+
+class WorkflowError(Exception):
+    status = 400
+
+    def __init__(self, message: str, errors: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+
+class NotAllowed(WorkflowError):
+    """The user's role or relation to the request forbids it (403)."""
+
+    status = 403
+
+
+class Conflict(WorkflowError):
+    """Already decided, or another request is pending (409)."""
+
+    status = 409
+
+
+class Invalid(WorkflowError):
+    """Field problems (422); ``errors`` maps field → message."""
+
+    status = 422
+
+
+# --- Parsing requirement values -----------------------------------------------------------
+
+
+def parse_date(raw: Any) -> date | None:
+    if isinstance(raw, date):
+        return raw
+    text = fold_width(clean_text(str(raw or ""))).replace("/", "-")
+    if not text:
+        return None
+    try:
+        value = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(_("日期格式不正确，请按 2024-12-20 的格式填写。")) from None
+    if not date(1990, 1, 1) <= value <= date(2100, 12, 31):
+        raise ValueError(_("日期超出合理范围（1990 至 2100 年）。"))
+    return value
+
+
+def _parse_amount(raw: Any, maximum: Decimal = MAX_AMOUNT) -> Decimal:
+    text = fold_width(clean_text(str(raw))).replace(",", "")
+    try:
+        if any(ch not in "0123456789.+-" for ch in text):
+            raise InvalidOperation
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(_("请输入数字，例如 12500 或 12500.5。")) from None
+    if not value.is_finite():
+        raise ValueError(_("请输入有效的数字。"))
+    if value < 0:
+        raise ValueError(_("数值不能为负数。"))
+    if value > maximum:
+        raise ValueError(_("数值过大，请检查单位。"))
+    return value.quantize(Decimal("0.01"))
+
+
+def parse_requirement(req: Requirement, raw: Any) -> Any:
+    """The typed value for one requirement, or ValueError with a message for the user."""
+    text = clean_text(str(raw)) if raw is not None else ""
+    if not text:
+        raise ValueError(_("请填写%(label)s。", label=req.label))
+    if req.kind == "uscc":
+        code = uscc_rules.normalize(fold_width(text))
+        if not uscc_rules.is_valid(code):
+            raise ValueError(_("统一社会信用代码无效：应为 18 位，且校验位正确（不含 I、O、S、V、Z）。"))
+        return code
+    if req.kind == "amount":
+        return _parse_amount(text)
+    if req.kind == "area":
+        return _parse_amount(text, Decimal("100000"))
+    if req.kind == "date":
+        return parse_date(text)
+    limit = MAX_REASON if req.key == "reason" else MAX_TEXT
+    if len(text) > limit:
+        raise ValueError(_("不能超过 %(n)d 个字。", n=limit))
+    return text
+
+
+# --- Requests -----------------------------------------------------------------------------
+
+
+def allowed_moves(user, project: Project) -> list[Move]:
+    """Moves this user may request for the project now (for screens and the API)."""
+    from tracker.workflow.stages import moves_from
+
+    if project.is_archived or not can("stage.request", project, user):
+        return []
+    moves = [m for m in moves_from(project.stage) if user.role in m.request_roles]
+    if project.stage == "paused":
+        moves = [m for m in moves if m.kind != "resume" or m.to_stage == project.paused_from_stage]
+    return moves
+
+
+def pending_request(project: Project) -> StageRequest | None:
+    return db.session.execute(
+        select(StageRequest).where(StageRequest.project_id == project.id, StageRequest.status == "pending")
+    ).scalar_one_or_none()
+
+
+def request_move(actor, project: Project, *, to_stage: str, actual_date: Any, values: dict[str, Any] | None = None,
+                 reason: str = "", comment: str = "") -> StageRequest:
+    """File a stage-change request. Raises NotAllowed, Conflict or Invalid."""
+    if not can("stage.request", project, actor):
+        raise NotAllowed(_("您的角色不能提交阶段变更申请。"))
+    if project.is_archived:
+        raise Invalid(_("已归档的项目不能变更阶段。"), {"to_stage": _("已归档的项目不能变更阶段。")})
+    move = move_for(project.stage, to_stage)
+    if move is None or (move.kind == "resume" and to_stage != project.paused_from_stage):
+        if to_stage not in BY_CODE:
+            message = _("未知的阶段。")
+        else:
+            message = _("不能从“%(a)s”变更为“%(b)s”。", a=BY_CODE[project.stage].label, b=BY_CODE[to_stage].label)
+        raise Invalid(message, {"to_stage": message})
+    if actor.role not in move.request_roles:
+        raise NotAllowed(_("您的角色不能提交该类申请。"))
+    if pending_request(project) is not None:
+        raise Conflict(_("该项目已有一项待审批的申请，请等待审批结果或先撤回。"))
+
+    errors: dict[str, str] = {}
+    try:
+        when = parse_date(actual_date)
+        if when is None:
+            errors["actual_date"] = _("请填写实际日期。")
+        elif when > today_local():
+            errors["actual_date"] = _("实际日期不能晚于今天。")
+    except ValueError as err:
+        when, errors["actual_date"] = None, str(err)
+    values = dict(values or {})
+    if reason:
+        values.setdefault("reason", reason)
+    clean: dict[str, Any] = {}
+    for req in move.requirements:
+        try:
+            clean[req.key] = parse_requirement(req, values.get(req.key))
+        except ValueError as err:
+            errors[req.key] = str(err)
+    resume_on = clean.get("expected_resume_on")
+    if resume_on and when and resume_on <= when:
+        errors["expected_resume_on"] = _("预计恢复日期应晚于暂缓日期。")
+    comment = clean_text(comment or "")
+    if len(comment) > MAX_REASON:
+        errors["comment"] = _("不能超过 %(n)d 个字。", n=MAX_REASON)
+    if errors:
+        raise Invalid(_("请修改标红的字段后再提交。"), errors)
+
+    req_row = StageRequest(
+        project_id=project.id, kind=move.kind, from_stage=project.stage, to_stage=to_stage, status="pending",
+        actual_date=when, values=jsonable({k: v for k, v in clean.items() if k != "reason"}),
+        reason=clean.get("reason", ""), comment=comment, requested_by_id=actor.id, requested_at=utcnow(),
+    )
+    db.session.add(req_row)
+    db.session.flush()
+    record(actor, "stage_request.create", req_row,
+           {"from": project.stage, "to": to_stage, "actual_date": when, **req_row.values,
+            "reason": req_row.reason}, project_id=project.id)
+    return req_row
+
+
+def withdraw(actor, request_id: int) -> StageRequest:
+    req = _load_request(request_id, lock=True)
+    if req.requested_by_id != actor.id:
+        raise NotAllowed(_("只能撤回自己提交的申请。"))
+    _decide(req, actor, "withdrawn", "")
+    record(actor, "stage_request.withdraw", req, {"status": ["pending", "withdrawn"]}, project_id=req.project_id)
+    return req
+
+
+# --- Decisions ----------------------------------------------------------------------------
+
+
+def _load_request(request_id: int, lock: bool) -> StageRequest:
+    q = select(StageRequest).where(StageRequest.id == request_id)
+    if lock and db.session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    req = db.session.execute(q.execution_options(populate_existing=True)).scalar_one_or_none()
+    if req is None:
+        raise LookupError(request_id)
+    return req
+
+
+def _decide(req: StageRequest, actor, status: str, comment: str) -> None:
+    """The conditional update: only a pending request changes; anything else is a conflict."""
+    now = utcnow()
+    result = db.session.execute(
+        update(StageRequest)
+        .where(StageRequest.id == req.id, StageRequest.status == "pending")
+        # A withdrawal is not a decision: decided_by stays empty (the requester may never
+        # be the decider, which a CHECK constraint enforces).
+        .values(status=status, decided_by_id=None if status == "withdrawn" else actor.id, decided_at=now,
+                decision_comment=comment)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(_("该申请已被处理，无需重复操作。"))
+    db.session.refresh(req)
+
+
+def _check_decider(actor, req: StageRequest) -> None:
+    if req.requested_by_id == actor.id:
+        raise NotAllowed(_("不能审批自己提交的申请。"))
+    if not can_decide(req, actor):
+        raise NotAllowed(_("您的角色不能审批该申请。"))
+
+
+def approve(actor, request_id: int, comment: str = "") -> StageRequest:
+    req = _load_request(request_id, lock=True)
+    _check_decider(actor, req)
+    comment = clean_text(comment or "")[:MAX_REASON]
+    if req.status != "pending":
+        raise Conflict(_("该申请已被处理，无需重复操作。"))
+    project = db.session.get(Project, req.project_id, populate_existing=True)
+    if project.stage != req.from_stage:
+        raise Conflict(_("项目阶段已变化，该申请已失效，请重新提交。"))
+    _decide(req, actor, "approved", comment)
+    changes = _apply(project, req)
+    db.session.add(Notification(user_id=req.requested_by_id, kind="approved", request_id=req.id))
+    record(actor, "stage_request.approve", req, {"status": ["pending", "approved"], "comment": comment},
+           project_id=project.id)
+    record(actor, "project.stage", project, changes)
+    return req
+
+
+def reject(actor, request_id: int, comment: str) -> StageRequest:
+    req = _load_request(request_id, lock=True)
+    _check_decider(actor, req)
+    comment = clean_text(comment or "")
+    if not comment:
+        raise Invalid(_("请填写驳回理由。"), {"comment": _("请填写驳回理由。")})
+    if len(comment) > MAX_REASON:
+        raise Invalid(_("不能超过 %(n)d 个字。", n=MAX_REASON), {"comment": _("不能超过 %(n)d 个字。", n=MAX_REASON)})
+    _decide(req, actor, "rejected", comment)
+    db.session.add(Notification(user_id=req.requested_by_id, kind="rejected", request_id=req.id))
+    record(actor, "stage_request.reject", req, {"status": ["pending", "rejected"], "comment": comment},
+           project_id=req.project_id)
+    return req
+
+
+def _apply(project: Project, req: StageRequest) -> dict[str, list[Any]]:
+    """Move the project as the approved request says; return before/after pairs."""
+    move = move_for(req.from_stage, req.to_stage)
+    changes: dict[str, list[Any]] = {"stage": [project.stage, req.to_stage]}
+
+    def setf(field: str, value: Any) -> None:
+        before = getattr(project, field)
+        if before != value:
+            changes[field] = [jsonable(before), jsonable(value)]
+            setattr(project, field, value)
+
+    for requirement in move.requirements:
+        if requirement.project_field and requirement.key in req.values:
+            setf(requirement.project_field, parse_requirement(requirement, req.values[requirement.key]))
+    if move.kind == "pause":
+        setf("paused_from_stage", req.from_stage)
+        setf("status_reason", req.reason)
+    elif move.kind == "resume":
+        setf("paused_from_stage", None)
+        setf("expected_resume_on", None)
+        setf("status_reason", "")
+    elif move.kind == "terminate":
+        setf("paused_from_stage", None)
+        setf("expected_resume_on", None)
+        setf("status_reason", req.reason)
+    project.stage = req.to_stage
+    project.updated_at = utcnow()
+
+    if req.to_stage in MAIN_CODES and move.kind in ("advance", "skip"):
+        if req.to_stage == "signed" and project.signed_on is None:
+            setf("signed_on", req.actual_date)
+        if req.to_stage in MILESTONE_CODES:
+            _milestone(project.id, req.to_stage).actual_on = req.actual_date
+            changes[f"milestone.{req.to_stage}"] = [None, jsonable(req.actual_date)]
+    elif move.kind == "back":
+        # A correction: stages after the target did not really happen yet.
+        later = MAIN_CODES[MAIN_CODES.index(req.to_stage) + 1:]
+        for ms in db.session.execute(
+            select(Milestone).where(Milestone.project_id == project.id, Milestone.stage.in_(later),
+                                    Milestone.actual_on.is_not(None))
+        ).scalars():
+            changes[f"milestone.{ms.stage}"] = [jsonable(ms.actual_on), None]
+            ms.actual_on = None
+    db.session.flush()
+    return changes
+
+
+# --- Milestones ---------------------------------------------------------------------------
+
+
+def _milestone(project_id: int, stage: str) -> Milestone:
+    ms = db.session.execute(
+        select(Milestone).where(Milestone.project_id == project_id, Milestone.stage == stage)
+    ).scalar_one_or_none()
+    if ms is None:
+        ms = Milestone(project_id=project_id, stage=stage)
+        db.session.add(ms)
+    return ms
+
+
+def milestones(project: Project) -> list[dict[str, Any]]:
+    """Every milestone stage in order with planned/actual dates and days early(-)/late(+)."""
+    rows = {m.stage: m for m in db.session.execute(
+        select(Milestone).where(Milestone.project_id == project.id)).scalars()}
+    today = today_local()
+    out = []
+    for code in MILESTONE_CODES:
+        ms = rows.get(code)
+        planned = ms.planned_on if ms else None
+        actual = ms.actual_on if ms else None
+        if planned and actual:
+            delta = (actual - planned).days
+        elif planned and not actual and planned < today and project.stage != "paused":
+            delta = (today - planned).days  # overdue, still open
+        else:
+            delta = None
+        out.append({"stage": code, "label": BY_CODE[code].label, "planned_on": planned, "actual_on": actual,
+                    "days_late": delta, "is_open": actual is None})
+    return out
+
+
+def set_planned_dates(actor, project: Project, planned: dict[str, date | None]) -> dict[str, list[Any]]:
+    if not can("milestone.edit", project, actor):
+        raise NotAllowed(_("您的角色不能修改计划日期。"))
+    changes: dict[str, list[Any]] = {}
+    for code, value in planned.items():
+        if code not in MILESTONE_CODES:
+            continue
+        ms = _milestone(project.id, code)
+        if ms.planned_on != value:
+            changes[f"planned.{code}"] = [jsonable(ms.planned_on), jsonable(value)]
+            ms.planned_on = value
+    if changes:
+        db.session.flush()
+        record(actor, "milestone.plan", project, changes)
+    return changes
+
+
+# --- Queues -------------------------------------------------------------------------------
+
+
+def approval_queue(user) -> Select:
+    """Pending requests this manager may decide (scope; never their own), oldest first."""
+    return (
+        select(StageRequest)
+        .join(Project, StageRequest.project_id == Project.id)
+        .options(joinedload(StageRequest.project), joinedload(StageRequest.requested_by))
+        .where(StageRequest.status == "pending", scope_filter(user, Project.unit_id),
+               StageRequest.requested_by_id != user.id)
+        .order_by(StageRequest.requested_at, StageRequest.id)
+    )
+
+
+def unread_notifications(user) -> Select:
+    return select(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+
+
+def mark_read(user, ids: Iterable[int] | None = None) -> int:
+    q = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    if ids is not None:
+        q = q.where(Notification.id.in_(list(ids)))
+    return db.session.execute(q.values(read_at=utcnow()).execution_options(synchronize_session=False)).rowcount
