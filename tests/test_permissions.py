@@ -6,10 +6,16 @@ fails when a route exists that this matrix does not cover, so new routes must be
 """
 from __future__ import annotations
 
+import io
+from datetime import date
+
 import pytest
+from werkzeug.datastructures import FileStorage
 
 from tests.factories import make_project, make_user
+from tracker.ceremonies.operations import add_project, create_ceremony
 from tracker.projects.models import Industry
+from tracker.workflow.attachments import store_upload
 
 ROLES = ("staff", "manager", "leader", "admin")
 # Users: role @ unit. "hy" is the project's own county, "city" the city bureau.
@@ -28,7 +34,8 @@ MANAGE = ("manager",)
 ADMIN = ("admin",)
 
 # (method, url template, expected by role, record-bound?)
-# Templates use {project}, {investor}, {user}, {ceremony} for ids of the own-unit record.
+# Templates use {project}, {investor}, {user}, {ceremony}, {signing}, {attachment} for ids of
+# the own-unit record ("other" swaps in the other county's).
 MATRIX = [
     ("GET", "/projects/", _expect(VIEW), False),
     ("GET", "/projects/new", _expect(EDIT), False),
@@ -65,6 +72,26 @@ MATRIX = [
     ("GET", "/approvals", _expect(MANAGE), False),
     ("GET", "/inbox", _expect(EDIT), False),
     ("POST", "/inbox/read", _expect(EDIT, REDIRECT), False),
+    # Evidence downloads follow the project's visibility.
+    ("GET", "/attachments/{attachment}", _expect(VIEW), True),
+    # Briefs (tracker/briefs/views.py): whoever may see the project may print it.
+    ("GET", "/projects/{project}/brief", _expect(VIEW), True),
+    ("GET", "/projects/{project}/brief.pdf", _expect(VIEW), True),
+    # Ceremonies: viewed like projects, managed by managers of the host unit. The POST
+    # buttons carry no version here, so they end in the "changed meanwhile" redirect and
+    # change nothing; an empty add-project form is a 422.
+    ("GET", "/ceremonies/", _expect(VIEW), False),
+    ("GET", "/ceremonies/new", _expect(MANAGE), False),
+    ("GET", "/ceremonies/{ceremony}", _expect(VIEW), True),
+    ("GET", "/ceremonies/{ceremony}/edit", _expect(MANAGE), True),
+    ("POST", "/ceremonies/{ceremony}/delete", _expect(MANAGE, REDIRECT), True),
+    ("POST", "/ceremonies/{ceremony}/projects", _expect(MANAGE, 422), True),
+    ("POST", "/ceremonies/{ceremony}/order", _expect(MANAGE, REDIRECT), True),
+    ("GET", "/ceremonies/{ceremony}/projects/{signing}/edit", _expect(MANAGE), True),
+    ("POST", "/ceremonies/{ceremony}/projects/{signing}/move", _expect(MANAGE, REDIRECT), True),
+    ("POST", "/ceremonies/{ceremony}/projects/{signing}/remove", _expect(MANAGE, REDIRECT), True),
+    ("GET", "/ceremonies/{ceremony}/booklet.pdf", _expect(VIEW), True),
+    ("GET", "/ceremonies/{ceremony}/order.pdf", _expect(VIEW), True),
 ]
 
 # Routes every signed-in role may use, or that are public.
@@ -83,13 +110,26 @@ def world(db, ref):
     spare = Industry(name="待删除产业", group="其他", sort_order=99)
     db.session.add(spare)
     db.session.flush()
-    return {"users": users, "own": own, "other": other, "ref": ref, "target_user": target, "spare_industry": spare}
+    ceremonies, signings, attachments = {}, {}, {}
+    uploader = users["staff@city"]
+    for which, project in (("own", own), ("other", other)):
+        ceremony = create_ceremony(users["manager@city"], name=f"{project.name}签约仪式",
+                                   held_on=date(2024, 12, 20), unit=project.unit)
+        signings[which] = add_project(users["manager@city"], ceremony, project)
+        ceremonies[which] = ceremony
+        attachments[which] = store_upload(uploader, project, None,
+                                          FileStorage(io.BytesIO(b"%PDF-1.4 evidence"), "a.pdf"))
+    db.session.flush()
+    return {"users": users, "own": own, "other": other, "ref": ref, "target_user": target, "spare_industry": spare,
+            "ceremonies": ceremonies, "signings": signings, "attachments": attachments}
 
 
 def _ids(world, which):
     project = world[which]
     return {"project": project.id, "investor": project.investor_id, "user": world["target_user"].id,
-            "kind": "industries", "row": world["spare_industry"].id}
+            "kind": "industries", "row": world["spare_industry"].id,
+            "ceremony": world["ceremonies"][which].id, "signing": world["signings"][which].id,
+            "attachment": world["attachments"][which].id}
 
 
 def _cases():
@@ -121,7 +161,8 @@ def test_every_route_is_in_the_matrix(app):
     for _m, url, _e, _b in MATRIX:
         covered.add(url.replace("{project}", "<int:project_id>").replace("{investor}", "<int:investor_id>")
                     .replace("{user}", "<int:user_id>").replace("{ceremony}", "<int:ceremony_id>")
-                    .replace("{kind}", "<kind>").replace("{row}", "<int:row_id>"))
+                    .replace("{kind}", "<kind>").replace("{row}", "<int:row_id>")
+                    .replace("{signing}", "<int:signing_id>").replace("{attachment}", "<int:attachment_id>"))
     # The JSON API (token auth) has its own matrix in tests/test_api.py.
     missing = sorted(
         r.rule for r in app.url_map.iter_rules()

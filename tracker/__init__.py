@@ -77,6 +77,7 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.api.views import bp as api_bp
     from tracker.auth.admin_views import bp as admin_bp
     from tracker.auth.views import bp as auth_bp
+    from tracker.briefs.views import bp as briefs_bp
     from tracker.ceremonies.views import bp as ceremonies_bp
     from tracker.projects.investor_views import bp as investors_bp
     from tracker.projects.reference_views import bp as reference_bp
@@ -90,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(reference_bp)
     app.register_blueprint(ceremonies_bp)
+    app.register_blueprint(briefs_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(workflow_bp)
     app.register_blueprint(attachments_bp)
