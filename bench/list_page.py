@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import event  # noqa: E402
+from sqlalchemy import event
 
-from bench._data import database_url, fill, make_app  # noqa: E402
+from bench._data import database_url, fill, make_app
 
 VIEWS = {
     "city leader, no filter": ("leader", "/projects/"),

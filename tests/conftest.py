@@ -15,7 +15,7 @@ from pathlib import Path
 
 import flask_babel
 import pytest
-from flask import g
+from flask import g, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session as _SASession
@@ -125,8 +125,9 @@ class IsolatedClient(FlaskClient):
     Flask-Login and Flask-Babel cached there so each request reads its own session."""
 
     def open(self, *args, **kwargs):
-        g.pop("_login_user", None)
-        flask_babel.refresh()  # the locale is cached on g too
+        if has_app_context():
+            g.pop("_login_user", None)
+            flask_babel.refresh()  # the locale is cached on g too
         return super().open(*args, **kwargs)
 
 

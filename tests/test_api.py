@@ -493,6 +493,16 @@ def test_double_decision_is_409(api, world):
     _error(api("POST", f"/stage-requests/{req['id']}/reject", "manager2", {"comment": "晚了"}), 409)
 
 
+def test_only_the_requester_withdraws_and_only_while_pending(api, world, db):
+    req = _register_request(api, world["own"].id).get_json()
+    _error(api("POST", f"/stage-requests/{req['id']}/withdraw", "manager"), 403)
+    resp = api("POST", f"/stage-requests/{req['id']}/withdraw", "staff")
+    assert resp.status_code == 200 and resp.get_json()["status"] == "withdrawn"
+    _error(api("POST", f"/stage-requests/{req['id']}/withdraw", "staff"), 409)
+    _error(api("POST", f"/stage-requests/{req['id']}/approve", "manager"), 409)
+    assert api("GET", f"/projects/{world['own'].id}", "staff").get_json()["stage"] == "signed"
+
+
 def test_self_approval_is_403(api, world):
     req = _register_request(api, world["own"].id, who="manager").get_json()
     _error(api("POST", f"/stage-requests/{req['id']}/approve", "manager"), 403)
@@ -630,7 +640,7 @@ def test_ceremony_errors(api, world):
     other = world["other"].id
     err = _error(api("PUT", f"/ceremonies/{c['id']}/projects", "manager", [other]), 422)  # out of scope
     assert str(other) in err["fields"]["project_ids"]
-    for bad in (["1"], [True], "1,2", {"ids": [1]}, {"project_ids": [1], "version": "2"}, [1, 1], [10**30], [-1],
+    for bad in (["1"], [True], "1,2", {"ids": [1]}, {"project_ids": [1], "version": "2"}, [1, 1], [10**30], [2**31], [-1],
                 [987654], [1.5], [None]):
         _error(api("PUT", f"/ceremonies/{c['id']}/projects", "manager", bad), 422)
     _error(api("PUT", f"/ceremonies/{c['id']}/projects", "staff", []), 403)

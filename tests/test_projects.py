@@ -9,7 +9,7 @@ from sqlalchemy import event, select
 
 from tests.factories import make_investor, make_project, make_user, uscc
 from tracker.audit.models import AuditEntry
-from tracker.projects.models import Investor, Project
+from tracker.projects.models import Project
 
 
 @pytest.fixture()
@@ -57,6 +57,7 @@ def test_create_project_and_find_it(client, login_as, staff, ref, db):
         ("investor_uscc", "I1350100M000100Y43", "统一社会信用代码无效"),
         ("signed_on", "2024-02-30", "日期格式不正确"),
         ("signed_on", "1900-01-01", "日期超出合理范围"),
+        ("signed_on", "", "已签约的项目请填写签约日期"),
         ("name", "项" * 101, "不能超过 100 个字"),
         ("name", "", "请填写项目名称"),
         ("content", "长" * 2001, "不能超过 2000 个字"),
@@ -198,8 +199,11 @@ def test_list_queries_do_not_grow_with_rows(client, login_as, staff, ref, db):
         for _ in range(n - (counts and 3 or 0)):
             make_project()
         db.session.commit()
-        statements = []
-        listener = lambda *a: statements.append(1)  # noqa: E731
+        statements: list[int] = []
+
+        def listener(*_args, statements=statements):
+            statements.append(1)
+
         event.listen(db.engine, "before_cursor_execute", listener)
         try:
             assert client.get("/projects/").status_code == 200

@@ -65,11 +65,11 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def _import_models() -> None:
     # Every model module, so metadata is complete for Alembic and relationships resolve.
-    import tracker.api.models  # noqa: F401
-    import tracker.audit.models  # noqa: F401
-    import tracker.auth.models  # noqa: F401
-    import tracker.ceremonies.models  # noqa: F401
-    import tracker.projects.models  # noqa: F401
+    import tracker.api.models
+    import tracker.audit.models
+    import tracker.auth.models
+    import tracker.ceremonies.models
+    import tracker.projects.models
     import tracker.workflow.models  # noqa: F401
 
 

@@ -433,6 +433,10 @@ def document() -> dict[str, Any]:
             "parameters": [request_id],
             "post": {"operationId": "rejectStageRequest", "summary": "驳回（须填写 comment）", **decision},
         },
+        "/stage-requests/{request_id}/withdraw": {
+            "parameters": [request_id],
+            "post": {"operationId": "withdrawStageRequest", "summary": "撤回（仅申请人本人，待审批时）", **decision},
+        },
     }
     return {
         "openapi": "3.1.0",

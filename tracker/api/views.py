@@ -377,6 +377,12 @@ def reject_stage_request(request_id: int):
     return _decide(request_id, wf.reject)
 
 
+@bp.post("/stage-requests/<int:request_id>/withdraw")
+def withdraw_stage_request(request_id: int):
+    """The requester takes back a pending request (not a decision; no comment is kept)."""
+    return _decide(request_id, lambda actor, rid, _comment: wf.withdraw(actor, rid))
+
+
 # --- Ceremonies -----------------------------------------------------------------------------
 
 

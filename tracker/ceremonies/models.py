@@ -21,7 +21,7 @@ class Ceremony(TimestampMixin, db.Model):
     venue: Mapped[str] = mapped_column(String(120), default="")
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
     unit: Mapped[Unit] = relationship()
-    signings: Mapped[list["CeremonySigning"]] = relationship(
+    signings: Mapped[list[CeremonySigning]] = relationship(
         back_populates="ceremony",
         order_by="CeremonySigning.position",
         cascade="all, delete-orphan",

@@ -36,6 +36,9 @@ VENUE_MAX = 120
 SIGNATORY_MAX = 60
 
 
+MAX_ID = 2**31 - 1  # primary keys are 32-bit integers
+
+
 class CeremonyError(ValueError):
     """Invalid input that needs the database: {field: message} ('' = the whole form)."""
 
@@ -318,6 +321,9 @@ def set_projects(actor, ceremony: Ceremony, project_ids: Iterable[Any], *,
             continue
         if raw in ids:
             problems.append(_("项目 %(id)d 重复出现。", id=raw))
+            continue
+        if not 0 < raw <= MAX_ID:  # never sent to the database: PostgreSQL would reject it
+            problems.append(f"{raw}: {project_problem(actor, ceremony, None)}")
             continue
         ids.append(raw)
     if len(ids) > MAX_PROJECTS:

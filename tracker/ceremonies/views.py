@@ -10,6 +10,7 @@ import math
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -82,7 +83,7 @@ def _apply_errors(form, errors: dict[str, str]) -> None:
             flash(message, "error")
 
 
-STALE_MESSAGE = "在您操作期间，该签约仪式已被他人修改。页面已刷新为最新内容，请核对后重试。"
+STALE_MESSAGE = _l("在您操作期间，该签约仪式已被他人修改。页面已刷新为最新内容，请核对后重试。")
 
 
 # --- list / create / edit / delete ---------------------------------------------------------
@@ -184,7 +185,7 @@ def delete_ceremony(ceremony_id: int):
         return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony_id))
     except (ops.StaleCeremony, StaleDataError):
         db.session.rollback()
-        flash(_(STALE_MESSAGE), "error")
+        flash(str(STALE_MESSAGE), "error")
         return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony_id))
     flash(_("签约仪式“%(name)s”已删除。", name=name), "success")
     return redirect(url_for("ceremonies.list_ceremonies"))
@@ -254,7 +255,7 @@ def add_project(ceremony_id: int):
         return _render_ceremony(ceremony, form, 422)
     except (ops.StaleCeremony, StaleDataError):
         db.session.rollback()
-        flash(_(STALE_MESSAGE) + " " + _("您填写的内容仍保留在下方。"), "error")
+        flash(str(STALE_MESSAGE) + " " + _("您填写的内容仍保留在下方。"), "error")
         ceremony = load_ceremony(ceremony_id, "ceremony.manage")
         return _render_ceremony(ceremony, form, 409)
     flash(_("已加入签约项目“%(name)s”（第 %(n)d 位）。", name=signing.project.name, n=signing.position), "success")
@@ -277,7 +278,7 @@ def _signing_action(ceremony_id: int, signing_id: int, action):
     except (ops.StaleCeremony, StaleDataError):
         # A button, not a form: nothing typed to keep, so show the fresh order with a note.
         db.session.rollback()
-        flash(_(STALE_MESSAGE), "error")
+        flash(str(STALE_MESSAGE), "error")
     else:
         if message:
             flash(message, "success")
@@ -332,7 +333,7 @@ def reorder_projects(ceremony_id: int):
         flash(" ".join(err.errors.values()), "error")
     except (ops.StaleCeremony, StaleDataError):
         db.session.rollback()
-        flash(_(STALE_MESSAGE), "error")
+        flash(str(STALE_MESSAGE), "error")
     else:
         flash(_("签约顺序已更新。") if changed else _("签约顺序没有变化。"), "success" if changed else "info")
     return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony_id) + "#signings")
@@ -358,7 +359,7 @@ def edit_signatories(ceremony_id: int, signing_id: int):
             status = 422
         except (ops.StaleCeremony, StaleDataError):
             db.session.rollback()
-            flash(_(STALE_MESSAGE) + " " + _("您填写的内容仍保留在下方。"), "error")
+            flash(str(STALE_MESSAGE) + " " + _("您填写的内容仍保留在下方。"), "error")
             fresh = db.session.get(Ceremony, ceremony_id)
             if fresh is None:
                 abort(404)

@@ -1,10 +1,9 @@
 """Declarative base, constraint naming convention and small column helpers."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Engine

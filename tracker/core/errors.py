@@ -1,10 +1,10 @@
 """Error pages in the UI language (JSON for /api and /healthz), rollback on every error."""
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from tracker.extensions import db
 
@@ -26,11 +26,16 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
-def render_error(code: int, message: str | None = None):
+def render_error(code: int, message: str | None = None, headers=None):
     title = _titles().get(code, _("出错了"))
     if _wants_json():
-        return jsonify({"error": {"code": code, "message": message or title}}), code
-    return render_template("errors/error.html", code=code, title=title, message=message), code
+        response = make_response(jsonify({"error": {"code": code, "message": message or title}}), code)
+    else:
+        response = make_response(render_template("errors/error.html", code=code, title=title, message=message), code)
+    for name, value in headers or ():
+        if name.lower() != "content-type":  # e.g. Allow on 405, Retry-After on 429
+            response.headers[name] = value
+    return response
 
 
 def register(app) -> None:
@@ -45,7 +50,20 @@ def register(app) -> None:
     def http_error(err: HTTPException):
         db.session.rollback()
         message = err.description if err.code in (400, 409, 429) and not _is_default(err) else None
-        return render_error(err.code or 500, message)
+        return render_error(err.code or 500, message, err.get_headers())
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def request_too_large(err):
+        """Any request body over MAX_CONTENT_LENGTH (an upload form, the API): a clear answer."""
+        from tracker.workflow.attachments import MAX_BYTES
+
+        db.session.rollback()
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        return render_error(413, _(
+            "提交的内容过大（上限 %(total)d MB，每个附件不超过 %(each)d MB）。"
+            "请返回上一页，压缩扫描件或分次提交后重试。",
+            total=limit // (1024 * 1024), each=MAX_BYTES // (1024 * 1024),
+        ))
 
     @app.errorhandler(Exception)
     def unhandled(err: Exception):  # pragma: no cover - exercised via a test route

@@ -110,10 +110,15 @@ class ProjectForm(FlaskForm):
         if field.data and not uscc_rules.is_valid(field.data):
             raise ValidationError(_l("统一社会信用代码无效：应为 18 位，且校验位正确（不含 I、O、S、V、Z）。"))
 
-    def validate_signed_on(self, field):
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        # Not a validate_signed_on method: Optional() ends the field's chain on an empty value,
+        # so an inline validator would never see the missing date it is meant to catch.
         stage = self.stage.data if "stage" in self else getattr(self, "current_stage", "signed")
-        if stage != "negotiating" and not field.data:
-            raise ValidationError(_l("已签约的项目请填写签约日期。"))
+        if stage != "negotiating" and not self.signed_on.data and not self.signed_on.errors:
+            self.signed_on.errors = [_l("已签约的项目请填写签约日期。")]
+            ok = False
+        return ok
 
     def validate_fixed_asset_investment(self, field):
         total = self.contracted_investment.data

@@ -51,7 +51,7 @@ class ProjectFilters:
     problems: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_args(cls, args) -> "ProjectFilters":
+    def from_args(cls, args) -> ProjectFilters:
         f = cls()
         f.q = (args.get("q") or "").replace("\x00", "").strip()[:50]
         stage = args.get("stage") or ""

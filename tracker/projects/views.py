@@ -71,7 +71,7 @@ def _fill_choices(form: ProjectForm, project: Project | None) -> None:
         select(Unit).where(scope_filter(user, Unit.id), Unit.is_active.is_(True)).order_by(Unit.sort_order, Unit.id)
     ).scalars().all()
     form.unit_id.choices = [(u.id, u.name) for u in units]
-    active_or_current = lambda model, current_id: (  # noqa: E731 - tiny local helper
+    active_or_current = lambda model, current_id: (
         (model.is_active.is_(True)) | (model.id == current_id)
     )
     industries = db.session.execute(

@@ -1,16 +1,15 @@
-"""Downloading evidence scans; the friendly page for uploads over MAX_CONTENT_LENGTH."""
+"""Downloading evidence scans (the 413 page for oversized uploads is in core/errors.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, send_file
 from flask_babel import gettext as _
 from flask_login import login_required
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from tracker.core.errors import render_error
 from tracker.core.permissions import require
 from tracker.extensions import db
 from tracker.projects.models import Project
-from tracker.workflow.attachments import MAX_BYTES, download_name, stored_path
+from tracker.workflow.attachments import download_name, stored_path
 from tracker.workflow.models import Attachment
 
 bp = Blueprint("attachments", __name__)
@@ -51,14 +50,3 @@ def download_attachment(attachment_id: int):
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
-
-@bp.app_errorhandler(RequestEntityTooLarge)
-def request_too_large(err):
-    """Any request body over MAX_CONTENT_LENGTH (an upload form, the API): a clear page."""
-    db.session.rollback()
-    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
-    return render_error(413, _(
-        "提交的内容过大（上限 %(total)d MB，每个附件不超过 %(each)d MB）。"
-        "请返回上一页，压缩扫描件或分次提交后重试。",
-        total=limit // (1024 * 1024), each=MAX_BYTES // (1024 * 1024),
-    ))

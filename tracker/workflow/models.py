@@ -56,7 +56,7 @@ class StageRequest(db.Model):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     decision_comment: Mapped[str] = mapped_column(Text, default="")
 
-    attachments: Mapped[list["Attachment"]] = relationship(back_populates="request", order_by="Attachment.id")
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="request", order_by="Attachment.id")
 
 
 class Milestone(db.Model):

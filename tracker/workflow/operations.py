@@ -9,9 +9,10 @@ transactions begin IMMEDIATE (see core.db), which serialises them.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, select, update
