@@ -150,6 +150,24 @@ def test_edit_records_before_and_after(client, login_as, staff, ref, db):
     assert entry.actor_id == staff.id
 
 
+def test_timeline_pages_back_through_long_histories(client, login_as, staff, ref, db):
+    from tracker.audit.operations import record
+
+    project = make_project(unit=ref.huangyan)
+    for n in range(34):
+        record(staff, "project.update", project, {"content": [f"旧{n}", f"新{n}"]})
+    db.session.commit()
+    login_as(staff)
+    first = client.get(f"/projects/{project.id}").get_data(as_text=True)
+    assert "新33" in first and "新4<" in first and "新3<" not in first and first.count('class="tl-') == 30
+    older = select(AuditEntry.id).where(AuditEntry.project_id == project.id).order_by(AuditEntry.id.desc())
+    boundary = db.session.execute(older.offset(29).limit(1)).scalar_one()
+    assert f"before={boundary}" in first
+    rest = client.get(f"/projects/{project.id}?before={boundary}").get_data(as_text=True)
+    assert "新3<" in rest and "新0<" in rest and "新33" not in rest and "更早的记录" not in rest
+    assert client.get(f"/projects/{project.id}?before=x1").status_code == 200
+
+
 def test_archive_and_restore(client, login_as, ref, db):
     manager = make_user("manager", ref.huangyan)
     project = make_project(name="归档项目")

@@ -94,3 +94,20 @@ def test_leader_cannot_request(db, people):
     p = make_project(stage="completed")
     with pytest.raises(wf.NotAllowed):
         wf.request_move(people["leader"], p, to_stage="production", actual_date="2024-07-01")
+
+
+def test_a_stage_cannot_be_reached_before_the_one_before_it(db, people):
+    p = make_project(stage="signed", signed_on=date(2024, 6, 1))
+    with pytest.raises(wf.Invalid) as err:
+        wf.request_move(people["staff"], p, to_stage="registered", actual_date="2024-05-31",
+                        values={"company_uscc": uscc(), "registered_capital": "5000"})
+    assert set(err.value.errors) == {"actual_date"} and "2024-06-01" in err.value.errors["actual_date"]
+    req = wf.request_move(people["staff"], p, to_stage="registered", actual_date="2024-06-01",
+                          values={"company_uscc": uscc(), "registered_capital": "5000"})
+    wf.approve(people["manager"], req.id)
+    with pytest.raises(wf.Invalid) as err:  # a skip is checked against the latest earlier milestone
+        wf.request_move(people["staff"], p, to_stage="construction", actual_date="2024-05-20",
+                        values={"construction_permit_no": "331003202405200101", "reason": "租用厂房，无需供地"})
+    assert "actual_date" in err.value.errors
+    # A correction back to an earlier stage is not bound by the later dates.
+    wf.request_move(people["staff"], p, to_stage="signed", actual_date="2024-05-20", reason="注册信息录错")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -262,27 +262,33 @@ def add_project(ceremony_id: int):
     return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony.id) + "#signings")
 
 
-def _signing_action(ceremony_id: int, signing_id: int, action):
-    """Run a small POST action on one signing (move/remove) with the version check."""
-    ceremony = load_ceremony(ceremony_id, "ceremony.manage")
-    signing = load_signing(ceremony, signing_id)
+def _button_action(ceremony_id: int, run) -> Response:
+    """Commit one small POST action (a button: move, remove, reorder) and flash its outcome.
+    ``run(version)`` does the change and returns ``(message, category)`` or None. On a
+    conflict there is nothing typed to keep, so the fresh page is shown with a note."""
     form = VersionForm()
     if not form.validate_on_submit():
         abort(400)
     try:
-        message = action(ceremony, signing, _version(form))
+        outcome = run(_version(form))
         db.session.commit()
     except ops.CeremonyError as err:
         db.session.rollback()
         flash(" ".join(err.errors.values()), "error")
     except (ops.StaleCeremony, StaleDataError):
-        # A button, not a form: nothing typed to keep, so show the fresh order with a note.
         db.session.rollback()
         flash(str(STALE_MESSAGE), "error")
     else:
-        if message:
-            flash(message, "success")
+        if outcome:
+            flash(*outcome)
     return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony_id) + "#signings")
+
+
+def _signing_action(ceremony_id: int, signing_id: int, action) -> Response:
+    """A button on one signing (move/remove): ``action(ceremony, signing, version)``."""
+    ceremony = load_ceremony(ceremony_id, "ceremony.manage")
+    signing = load_signing(ceremony, signing_id)
+    return _button_action(ceremony_id, lambda version: action(ceremony, signing, version))
 
 
 @bp.post("/<int:ceremony_id>/projects/<int:signing_id>/move")
@@ -300,7 +306,7 @@ def remove_project(ceremony_id: int, signing_id: int):
     def action(ceremony, signing, version):
         name = signing.project.name
         ops.remove_project(current_user, ceremony, signing, expected_version=version)
-        return _("已从本次仪式移除“%(name)s”。", name=name)
+        return _("已从本次仪式移除“%(name)s”。", name=name), "success"
 
     return _signing_action(ceremony_id, signing_id, action)
 
@@ -309,9 +315,6 @@ def remove_project(ceremony_id: int, signing_id: int):
 def reorder_projects(ceremony_id: int):
     """Renumber from the 序号 boxes: rows sorted by the numbers typed (ties keep their order)."""
     ceremony = load_ceremony(ceremony_id, "ceremony.manage")
-    form = VersionForm()
-    if not form.validate_on_submit():
-        abort(400)
     signings = ops.signings_of(ceremony)
     keyed = []
     for index, s in enumerate(signings):
@@ -325,18 +328,13 @@ def reorder_projects(ceremony_id: int):
             return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony_id) + "#signings")
         keyed.append((wanted, index, s.id))
     order = [sid for _w, _i, sid in sorted(keyed)]
-    try:
-        changed = ops.reorder(current_user, ceremony, order, expected_version=_version(form))
-        db.session.commit()
-    except ops.CeremonyError as err:
-        db.session.rollback()
-        flash(" ".join(err.errors.values()), "error")
-    except (ops.StaleCeremony, StaleDataError):
-        db.session.rollback()
-        flash(str(STALE_MESSAGE), "error")
-    else:
-        flash(_("签约顺序已更新。") if changed else _("签约顺序没有变化。"), "success" if changed else "info")
-    return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony_id) + "#signings")
+
+    def run(version):
+        if ops.reorder(current_user, ceremony, order, expected_version=version):
+            return _("签约顺序已更新。"), "success"
+        return _("签约顺序没有变化。"), "info"
+
+    return _button_action(ceremony_id, run)
 
 
 @bp.route("/<int:ceremony_id>/projects/<int:signing_id>/edit", methods=["GET", "POST"])

@@ -21,6 +21,8 @@ from tracker.workflow.stages import BY_CODE, INITIAL_CODES
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 
+HISTORY_PER_PAGE = 30
+
 
 @bp.before_request
 @login_required
@@ -56,12 +58,16 @@ def view_project(project_id: int):
         select(CeremonySigning).options(joinedload(CeremonySigning.ceremony))
         .where(CeremonySigning.project_id == project.id)
     ).scalar_one_or_none()
-    history = db.session.execute(
-        select(AuditEntry).options(joinedload(AuditEntry.actor))
-        .where(AuditEntry.project_id == project.id)
-        .order_by(AuditEntry.id.desc()).limit(30)
-    ).scalars().all()
-    return render_template("projects/detail.html", project=project, signing=signing, history=history,
+    # The timeline pages by keyset (?before=<entry id>): cheap however long the history is.
+    raw = request.args.get("before") or ""
+    before = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else 0
+    q = select(AuditEntry).options(joinedload(AuditEntry.actor)).where(AuditEntry.project_id == project.id)
+    if before:
+        q = q.where(AuditEntry.id < before)
+    history = db.session.execute(q.order_by(AuditEntry.id.desc()).limit(HISTORY_PER_PAGE + 1)).scalars().all()
+    older = history[HISTORY_PER_PAGE - 1].id if len(history) > HISTORY_PER_PAGE else None
+    return render_template("projects/detail.html", project=project, signing=signing,
+                           history=history[:HISTORY_PER_PAGE], history_older=older, history_before=before,
                            field_labels=FIELD_LABELS)
 
 

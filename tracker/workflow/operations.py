@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import joinedload
 
 from tracker.audit.operations import jsonable, record
@@ -172,6 +172,10 @@ def request_move(actor, project: Project, *, to_stage: str, actual_date: Any, va
             errors["actual_date"] = _("请填写实际日期。")
         elif when > today_local():
             errors["actual_date"] = _("实际日期不能晚于今天。")
+        elif move.kind in ("advance", "skip"):
+            earlier = _latest_date_before(project, to_stage)
+            if earlier and when < earlier:
+                errors["actual_date"] = _("实际日期不能早于上一阶段的日期（%(d)s）。", d=earlier.isoformat())
     except ValueError as err:
         when, errors["actual_date"] = None, str(err)
     values = dict(values or {})
@@ -203,6 +207,18 @@ def request_move(actor, project: Project, *, to_stage: str, actual_date: Any, va
            {"from": project.stage, "to": to_stage, "actual_date": when, **req_row.values,
             "reason": req_row.reason}, project_id=project.id)
     return req_row
+
+
+def _latest_date_before(project: Project, to_stage: str) -> date | None:
+    """The latest date the project reached a stage before ``to_stage`` (signing included):
+    moving forward cannot have happened earlier than that."""
+    before = MAIN_CODES[:BY_CODE[to_stage].order]
+    latest = db.session.execute(
+        select(func.max(Milestone.actual_on))
+        .where(Milestone.project_id == project.id, Milestone.stage.in_(before))
+    ).scalar_one_or_none()
+    dates = [d for d in (latest, project.signed_on) if d]
+    return max(dates) if dates else None
 
 
 def withdraw(actor, request_id: int) -> StageRequest:
