@@ -143,6 +143,7 @@ class Walk:
         self.step_name = "start"
         self.current: Page | None = None  # the page of the step running now (for the FAILED shot)
         self.warnings: list[str] = []
+        self._seen: set[str] = set()
         self.project_id: int | None = None
         self.project_name = ""
 
@@ -158,14 +159,19 @@ class Walk:
         ctx.set_default_navigation_timeout(self.timeout_ms * 2)
         page = ctx.new_page()
         page.on("dialog", lambda d: d.accept())  # data-confirm buttons
-        page.on("console", lambda m: m.type == "error" and self.warnings.append(
-            f"[{self.step_name}] console error: {m.text}"))
+        page.on("console", lambda m: m.type == "error" and self.warn(f"console error: {m.text}"))
         page.on("response", lambda r: self._watch(r))
         return page
 
     def _watch(self, response) -> None:
         if response.status >= 400 and not response.request.is_navigation_request():
-            self.warnings.append(f"[{self.step_name}] {response.status} {response.request.method} {response.url}")
+            self.warn(f"{response.status} {response.request.method} {response.url}")
+
+    def warn(self, message: str) -> None:
+        """Noted once (with the first step it happened in) and printed at the end; not fatal."""
+        if message not in self._seen:
+            self._seen.add(message)
+            self.warnings.append(f"[{self.step_name}] {message}")
 
     # -- screenshots and checks ------------------------------------------------------------
 
@@ -322,7 +328,7 @@ class Walk:
                 print(f"    project {pid} has a pending request; trying the next one")
                 continue
             self.project_name = page.locator(".page-head h1").inner_text().strip()
-            signed_dd = page.locator("dl.facts dt", has_text=re.compile("^签约日期$")).locator("xpath=following-sibling::dd[1]")
+            signed_dd = page.locator("dl.facts dt", has_text=re.compile("^签约日期$")).first.locator("xpath=following-sibling::dd[1]")
             signed_on = parse_cn_date(signed_dd.inner_text())
             self.shot(page, "staff-project-signed")
             print(f"    project {pid} {self.project_name}, signed {signed_on}")
@@ -331,16 +337,15 @@ class Walk:
 
     def request(self, page: Page, who: str, to: str, when: date, values: dict[str, str], *, via: str,
                 shot_prefix: str, comment: str = "", reason: str = "", files: list[dict] | None = None,
-                from_code: str | None = None) -> None:
+                back: bool = False) -> None:
         """Open the request form (by ``via``), fill it, submit it, check the pending box."""
-        kind = "back" if reason and from_code and list(LABELS).index(to) < list(LABELS).index(from_code) else ""
-        self.step(f"{who}: request → {LABELS[to]}" + (" (退回更正)" if kind else ""), page)
+        self.step(f"{who}: request → {LABELS[to]}" + (" (退回更正)" if back else ""), page)
         if via == "header":  # 申请变更阶段 in the page head: the form opens on the next stage
             self.act(page, "open the request form",
                      lambda: page.locator(".page-head .actions a", has_text="申请变更阶段").click(),
                      url=rf"/projects/{self.project_id}/stage-request")
         elif via == "panel":  # a stage button in the panel's 申请变更阶段 list
-            group = "退回更正" if kind else "推进"
+            group = "退回更正" if back else "推进"
             dd = page.locator("#stage dl.moves dt", has_text=re.compile(f"^{group}$")).locator(
                 "xpath=following-sibling::dd[1]")
             self.act(page, f"open the request form from the panel ({group})",
@@ -349,7 +354,8 @@ class Walk:
         # via == "here": already on the form (e.g. from 消息 → 修改后重新申请)
         hidden = page.locator("form[method=post] input[name=to_stage]")
         if hidden.count() != 1 or hidden.input_value() != to:
-            raise StepFailed(f"the request form is not for {LABELS[to]} (to_stage={hidden.all()!r})")
+            shown = hidden.input_value() if hidden.count() == 1 else f"{hidden.count()} fields"
+            raise StepFailed(f"the request form is not for {LABELS[to]} (to_stage: {shown})")
         self.expect_text(page.locator(".move-explain"), LABELS[to], "request form target")
         self.shot(page, f"{shot_prefix}-form")
         page.fill("input[name=actual_date]", when.isoformat())
@@ -511,7 +517,7 @@ def run(args) -> int:
 
             # 4. … so staff asks for a correction back to 已供地 (reason required), approved …
             walk.open_project(staff, "staff_hy", None, "construction")
-            walk.request(staff, "staff_hy", "land_secured", d[3], {}, via="panel", from_code="construction",
+            walk.request(staff, "staff_hy", "land_secured", d[3], {}, via="panel", back=True,
                          shot_prefix="staff-correction",
                          reason="施工许可证号及开工日期填报有误：项目实际尚未取得施工许可，申请退回“已供地”更正。")
             walk.decide_in_queue(manager, "approve", "同意退回更正，取得施工许可后重新申报。", "manager-correction-approve")

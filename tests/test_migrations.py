@@ -59,6 +59,16 @@ def scratch_app(database_url, tmp_path):
             db.engine.dispose()
 
 
+def _for_this_dialect(dialect_name: str):
+    """Skip model indexes declared for another database (Index(...).ddl_if(dialect=...))."""
+
+    def include_object(obj, _name, type_, _reflected, _compare_to):
+        ddl_if = getattr(obj, "_ddl_if", None) if type_ == "index" else None
+        return not (ddl_if and ddl_if.dialect and ddl_if.dialect != dialect_name)
+
+    return include_object
+
+
 def _schema_diff():
     from tracker.extensions import db
 
@@ -69,6 +79,7 @@ def _schema_diff():
                 "compare_type": True,
                 "compare_server_default": False,
                 "target_metadata": db.metadata,
+                "include_object": _for_this_dialect(conn.dialect.name),
             },
         )
         return compare_metadata(context, db.metadata)

@@ -6,8 +6,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from tracker.auth.models import Unit
 from tracker.core.pagination import Page, page_arg
@@ -86,11 +86,17 @@ class ProjectFilters:
         return bool(self.q or self.stage or self.unit or self.industry or self.region or self.size or self.year)
 
 
+def _investors_where(*conds) -> Any:
+    return Project.investor_id.in_(select(Investor.id).where(*conds))
+
+
 def _conditions(user, f: ProjectFilters) -> list[Any]:
+    # Filters on the investor are IN-subqueries, never joins: the paged query then reads the
+    # project table alone and the database can stop after one page of the sort order.
     conds: list[Any] = [scope_filter(user, Project.unit_id), Project.is_archived.is_(f.archived)]
     if f.q:
         conds.append(or_(Project.name.contains(f.q, autoescape=True),
-                         Investor.name.contains(f.q, autoescape=True)))
+                         _investors_where(Investor.name.contains(f.q, autoescape=True))))
     if f.stage:
         conds.append(Project.stage == f.stage)
     if f.unit:
@@ -98,25 +104,15 @@ def _conditions(user, f: ProjectFilters) -> list[Any]:
     if f.industry:
         conds.append(Project.industry_id == f.industry)
     if f.region == "yrd":
-        conds.append(Investor.source_region_id.in_(select(SourceRegion.id).where(SourceRegion.is_yrd.is_(True))))
+        conds.append(_investors_where(
+            Investor.source_region_id.in_(select(SourceRegion.id).where(SourceRegion.is_yrd.is_(True)))))
     elif f.region:
-        conds.append(Investor.source_region_id == int(f.region))
+        conds.append(_investors_where(Investor.source_region_id == int(f.region)))
     if f.size:
         conds.append(Project.contracted_investment >= SIZE_BANDS[f.size])
     if f.year:
         conds.append(Project.signed_on.between(date(f.year, 1, 1), date(f.year, 12, 31)))
     return conds
-
-
-def _needs_investor(f: ProjectFilters) -> bool:
-    return bool(f.q or f.region)
-
-
-def _base(user, f: ProjectFilters, *columns) -> Select:
-    q = select(*columns).select_from(Project)
-    if _needs_investor(f):  # join only when a filter reads the investor: counts stay index-only
-        q = q.join(Investor, Project.investor_id == Investor.id)
-    return q.where(and_(*_conditions(user, f)))
 
 
 @dataclass
@@ -125,29 +121,36 @@ class Totals:
     investment: Decimal
 
 
-def project_page(user, f: ProjectFilters, per_page: int = 50) -> tuple[Page, Totals]:
-    """One page of projects plus the totals line: exactly two queries."""
+def project_page(user, f: ProjectFilters, per_page: int = 50, *,
+                 reference: dict[str, list] | None = None) -> tuple[Page, Totals]:
+    """One page of projects plus the totals line, in a constant number of queries whatever the
+    page size: the totals, the page, its investors. The rows' units and industries come from
+    the session's identity map, filled by ``filter_choices`` (pass its result as
+    ``reference``) or here, so reading ``project.unit`` never goes back to the database."""
+    if reference is None:
+        filter_choices(user)
+    conds = and_(*_conditions(user, f))
     count, total = db.session.execute(
-        _base(user, f, func.count(Project.id), func.coalesce(func.sum(Project.contracted_investment), 0))
+        select(func.count(Project.id), func.coalesce(func.sum(Project.contracted_investment), 0)).where(conds)
     ).one()
     totals = Totals(int(count), Decimal(total))
     pages = max(1, -(-totals.count // per_page))
     page_no = min(f.page, pages)
     rows = db.session.execute(
-        _base(user, f, Project)
-        .options(contains_eager(Project.investor) if _needs_investor(f) else joinedload(Project.investor, innerjoin=True),
-                 joinedload(Project.industry, innerjoin=True), joinedload(Project.unit, innerjoin=True))
+        select(Project).where(conds)
+        .options(selectinload(Project.investor))
         .order_by(*SORTS[f.sort])
         .limit(per_page)
         .offset((page_no - 1) * per_page)
-    ).scalars().unique().all()
+    ).scalars().all()
     return Page(items=list(rows), page=page_no, per_page=per_page, total=totals.count), totals
 
 
 def filter_choices(user) -> dict[str, list]:
     """Options for the filter bar (units limited to the user's scope)."""
+    # Every unit in scope, retired ones too (their projects still show them), all industries.
     units = db.session.execute(
-        select(Unit).where(scope_filter(user, Unit.id), Unit.is_active.is_(True)).order_by(Unit.sort_order, Unit.id)
+        select(Unit).where(scope_filter(user, Unit.id)).order_by(Unit.is_active.desc(), Unit.sort_order, Unit.id)
     ).scalars().all()
     industries = db.session.execute(select(Industry).order_by(Industry.sort_order, Industry.id)).scalars().all()
     regions = db.session.execute(select(SourceRegion).order_by(SourceRegion.sort_order, SourceRegion.id)).scalars().all()

@@ -44,10 +44,10 @@ def list_projects():
     filters = ProjectFilters.from_args(request.args)
     if filters.archived and not can("project.archive"):
         filters.archived = False
-    page, totals = project_page(current_user, filters)
+    choices = filter_choices(current_user)
+    page, totals = project_page(current_user, filters, reference=choices)
     return render_template(
-        "projects/list.html", page=page, totals=totals, f=filters, choices=filter_choices(current_user),
-        sorts=SORTS,
+        "projects/list.html", page=page, totals=totals, f=filters, choices=choices, sorts=SORTS,
     )
 
 
