@@ -159,7 +159,9 @@ class Walk:
         ctx.set_default_navigation_timeout(self.timeout_ms * 2)
         page = ctx.new_page()
         page.on("dialog", lambda d: d.accept())  # data-confirm buttons
-        page.on("console", lambda m: m.type == "error" and self.warn(f"console error: {m.text}"))
+        # (failed loads are reported by _watch, with their URL; navigations are checked per step)
+        page.on("console", lambda m: m.type == "error" and not m.text.startswith("Failed to load resource")
+                and self.warn(f"console error: {m.text}"))
         page.on("response", lambda r: self._watch(r))
         return page
 
@@ -263,15 +265,15 @@ class Walk:
 
     # -- the users' actions ----------------------------------------------------------------
 
-    def login(self, page: Page, user: str, shot_name: str | None, english: bool = False) -> None:
+    def login(self, page: Page, user: str, prefix: str, english: bool = False) -> None:
+        """Log in through the form (optionally switching to English first); shots of both screens."""
         self.step(f"{user}: log in" + (" (English)" if english else ""), page)
         self.goto(page, "/login", "login page", r"/login")
         if english:
             self.act(page, "switch to English", lambda: page.click("form.lang button"), url=r"/login")
             if page.locator("html").get_attribute("lang") != "en":
                 raise StepFailed("the language switch did not switch the login page to English")
-        if shot_name:
-            self.shot(page, shot_name)
+        self.shot(page, f"{prefix}-login")
         page.fill("input[name=username]", user)
         page.fill("input[name=password]", PASSWORD)
         self.act(page, f"log in as {user}",
@@ -279,19 +281,18 @@ class Walk:
                  url=r"/projects/")
         if page.locator(".usermenu").count() != 1:
             raise StepFailed(f"log in as {user}: no user menu after logging in")
+        self.shot(page, f"{prefix}-home")
 
-    def open_project(self, page: Page, who: str, shot_name: str | None, code: str | None = None) -> None:
+    def open_project(self, page: Page, who: str, shot_name: str, code: str | None = None) -> None:
         self.step(f"{who}: open the project page", page)
         self.goto(page, f"/projects/{self.project_id}", "project page", self.project_url())
         if code:
             self.check_stage(page, code, "project page")
-        if shot_name:
-            self.shot(page, shot_name)
+        self.shot(page, shot_name)
 
     def choose_project(self, page: Page, wanted: int | None) -> date:
         """On the list, filter by 已签约 and pick a 黄岩区 project without a pending request."""
         self.step("staff_hy: list filtered by stage 已签约", page)
-        self.shot(page, "staff-list")
         self.act(page, "filter by stage", lambda: page.select_option("#stage", "signed"), url=r"stage=signed")
         if page.locator("#stage").input_value() != "signed":
             raise StepFailed("the stage filter did not stay on 已签约")
@@ -405,15 +406,16 @@ class Walk:
                  url=self.project_url(), flash="已批准" if verdict == "approve" else "已驳回")
         self.shot(page, f"{shot_prefix}-done")
 
-    def verify(self, page: Page, who: str, code: str, milestones: dict[str, date | None], shot_name: str | None) -> None:
+    def verify(self, page: Page, who: str, code: str, milestones: dict[str, date | None], shot_name: str) -> None:
         """Reload the project page: stage badge, stepper and milestone actual dates."""
-        self.open_project(page, who, None, code)
+        self.step(f"{who}: check the project page", page)
+        self.goto(page, f"/projects/{self.project_id}", "project page", self.project_url())
+        self.check_stage(page, code, f"after → {LABELS[code]}")
         for stage, when in milestones.items():
             self.check_milestone(page, stage, when, f"after → {LABELS[code]}")
         if page.locator("#stage .pending-box").count():
             raise StepFailed(f"after → {LABELS[code]}: a request is still pending")
-        if shot_name:
-            self.shot(page, shot_name)
+        self.shot(page, shot_name)
 
 
 def run(args) -> int:
@@ -430,7 +432,7 @@ def run(args) -> int:
         walk = Walk(browser, args.base, out, args.timeout * 1000)
         try:
             staff = walk.new_page()
-            walk.login(staff, STAFF, "login")
+            walk.login(staff, STAFF, "staff")
             signed_on = walk.choose_project(staff, args.project)
             today = datetime.now(TZ).date()
             if signed_on > today:
@@ -438,7 +440,7 @@ def run(args) -> int:
             d = spread_dates(signed_on, today, 8)
             print(f"    actual dates: {', '.join(x.isoformat() for x in d)}")
             manager = walk.new_page()
-            walk.login(manager, MANAGER, None)
+            walk.login(manager, MANAGER, "manager")
             ms: dict[str, date | None] = {"signed": signed_on}
 
             # 1. 已注册 — first a typo in the USCC (expected to be refused), then a request the
@@ -494,29 +496,29 @@ def run(args) -> int:
             walk.verify(manager, "manager_hy", "registered", ms, "manager-project-registered")
 
             # 2. 已供地 — from the panel's stage button; the manager decides on the project page.
-            walk.open_project(staff, "staff_hy", None, "registered")
+            walk.open_project(staff, "staff_hy", "staff-project-registered", "registered")
             walk.request(staff, "staff_hy", "land_secured", d[1],
                          {"land_area_mu": "96.5", "land_certificate_no": "浙（2026）台州市黄岩区不动产权第0031562号"},
                          via="panel", shot_prefix="staff-land")
             walk.decide_on_project(manager, "approve", "", "manager-land-approve")
             ms["land_secured"] = d[1]
-            walk.verify(manager, "manager_hy", "land_secured", ms, None)
+            walk.verify(manager, "manager_hy", "land_secured", ms, "manager-project-land")
 
             # 3. 已开工 on a phone (staff and manager), with a wrong permit number …
             staff_phone = walk.new_page(phone=True)
-            walk.login(staff_phone, STAFF, "phone-login")
+            walk.login(staff_phone, STAFF, "phone-staff")
             walk.open_project(staff_phone, "staff_hy (phone)", "phone-staff-project-land", "land_secured")
             walk.request(staff_phone, "staff_hy (phone)", "construction", d[2],
                          {"construction_permit_no": "331003202610150101"}, via="header",
                          shot_prefix="phone-staff-construction")
             manager_phone = walk.new_page(phone=True)
-            walk.login(manager_phone, MANAGER, None)
+            walk.login(manager_phone, MANAGER, "phone-manager")
             walk.decide_in_queue(manager_phone, "approve", "", "phone-manager-construction-approve")
             ms["construction"] = d[2]
             walk.verify(manager_phone, "manager_hy (phone)", "construction", ms, "phone-manager-project-construction")
 
             # 4. … so staff asks for a correction back to 已供地 (reason required), approved …
-            walk.open_project(staff, "staff_hy", None, "construction")
+            walk.open_project(staff, "staff_hy", "staff-project-construction", "construction")
             walk.request(staff, "staff_hy", "land_secured", d[3], {}, via="panel", back=True,
                          shot_prefix="staff-correction",
                          reason="施工许可证号及开工日期填报有误：项目实际尚未取得施工许可，申请退回“已供地”更正。")
@@ -527,7 +529,7 @@ def run(args) -> int:
                 raise StepFailed("the correction changed the 已供地 actual date")
 
             # 5. … and forward again with the right permit number and its scan.
-            walk.open_project(staff, "staff_hy", None, "land_secured")
+            walk.open_project(staff, "staff_hy", "staff-project-corrected", "land_secured")
             permit = {"name": "施工许可证.pdf", "mimeType": "application/pdf",
                       "buffer": tiny_pdf(["Construction permit (demo scan)", "No. 331003202611020201",
                                           "Generated by scripts/walkthrough.py"])}
@@ -536,7 +538,7 @@ def run(args) -> int:
                          comment="已取得施工许可证，附扫描件。")
             walk.decide_on_project(manager, "approve", "同意。", "manager-construction-approve")
             ms["construction"] = d[4]
-            walk.verify(manager, "manager_hy", "construction", ms, None)
+            walk.verify(manager, "manager_hy", "construction", ms, "manager-project-construction")
 
             # 6. 已竣工, 已投产 (nothing required but the date), 已达产 (annual output).
             for code, when, values, via in (
@@ -544,14 +546,14 @@ def run(args) -> int:
                 ("production", d[6], {}, "panel"),
                 ("full_capacity", d[7], {"annual_output": "186000"}, "header"),
             ):
-                walk.open_project(staff, "staff_hy", None)
+                walk.open_project(staff, "staff_hy", f"staff-project-before-{code}")
                 walk.request(staff, "staff_hy", code, when, values, via=via, shot_prefix=f"staff-{code}")
                 if code == "production":
                     walk.decide_on_project(manager, "approve", "", f"manager-{code}-approve")
                 else:
                     walk.decide_in_queue(manager, "approve", "", f"manager-{code}-approve")
                 ms[code] = when
-                walk.verify(manager, "manager_hy", code, ms, None)
+                walk.verify(manager, "manager_hy", code, ms, f"manager-project-{code}")
 
             # The end: every step done, the whole timeline on the page; staff's 消息.
             walk.open_project(staff, "staff_hy", "staff-project-full-capacity", "full_capacity")
@@ -572,7 +574,7 @@ def run(args) -> int:
 
             # English: switched on the login page, then the project page and the queue.
             english = walk.new_page()
-            walk.login(english, MANAGER, "en-login", english=True)
+            walk.login(english, MANAGER, "en-manager", english=True)
             walk.step("manager_hy (English): project page", english)
             walk.goto(english, f"/projects/{walk.project_id}", "project page in English", walk.project_url())
             if english.locator("html").get_attribute("lang") != "en":

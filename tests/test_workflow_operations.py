@@ -111,3 +111,56 @@ def test_a_stage_cannot_be_reached_before_the_one_before_it(db, people):
     assert "actual_date" in err.value.errors
     # A correction back to an earlier stage is not bound by the later dates.
     wf.request_move(people["staff"], p, to_stage="signed", actual_date="2024-05-20", reason="注册信息录错")
+
+
+# --- The whole stage table: every (from, to) pair × every role ----------------------------
+
+from tracker.workflow.stages import CODES, move_for  # noqa: E402
+
+VALID = {"uscc": lambda: uscc(), "amount": lambda: "1200", "area": lambda: "85.5",
+         "text": lambda: "台自然资(2024)第0001号", "date": lambda: "2030-01-01"}
+PAUSED_AT = "construction"  # where the paused project was
+
+
+def _values(move) -> dict[str, str]:
+    return {req.key: VALID[req.kind]() for req in (move.requirements if move else ())} | {"reason": "更正"}
+
+
+@pytest.mark.parametrize("from_stage,to_stage", [(a, b) for a in CODES for b in CODES if a != b])
+def test_every_move_for_every_role(db, ref, people, from_stage, to_stage):
+    """The table decides: a move it lists can be requested by its request roles and approved
+    only by its approve roles (never the requester); anything else is refused outright."""
+    move = move_for(from_stage, to_stage)
+    if move is not None and move.kind == "resume" and to_stage != PAUSED_AT:
+        move = None  # resume goes back only to where the project was paused
+    admin = make_user("admin", ref.city)
+    staff2 = make_user("staff", ref.huangyan)
+    roles = {"staff": people["staff"], "manager": people["manager"], "leader": people["leader"], "admin": admin}
+    for role, actor in roles.items():
+        project = make_project(stage=from_stage, signed_on=date(2020, 1, 1),
+                               paused_from_stage=PAUSED_AT if from_stage == "paused" else None)
+
+        def attempt(actor=actor, project=project):
+            return wf.request_move(actor, project, to_stage=to_stage, actual_date="2024-07-01",
+                                   values=_values(move))
+
+        if move is None:
+            with pytest.raises((wf.Invalid, wf.NotAllowed)):
+                attempt()
+            continue
+        if role not in move.request_roles:
+            with pytest.raises(wf.NotAllowed):
+                attempt()
+            continue
+        req = attempt()
+        assert req.status == "pending" and project.stage == from_stage
+        deciders = {"requester": actor, "staff": staff2 if actor is people["staff"] else people["staff"],
+                    "leader": people["leader"], "admin": admin}
+        for who, decider in deciders.items():
+            with pytest.raises(wf.NotAllowed):
+                wf.approve(decider, req.id, f"{who} may not decide")
+        approver = people["manager2"] if actor is people["manager"] else people["manager"]
+        assert "manager" in move.approve_roles
+        wf.approve(approver, req.id, "同意")
+        db.session.flush()
+        assert project.stage == to_stage
