@@ -17,6 +17,9 @@ Python driving Debian's /usr/bin/chromium, as scripts/screenshots.py does), like
   forward again;
 - a few screens on a phone (390×844) and a few in English (switched on the login page).
 
+The walk moves its project for good: to run it again, use a fresh demo database (the demo data
+of 黄岩区 has one project at 已签约) or pass --project with another 黄岩区 project at 已签约.
+
 Actual dates are spread from the project's signing date to today (Asia/Shanghai), never
 decreasing. Every screen visited is saved as a full-page PNG, numbered and named for the step
 (NN-who-what.png), into --out (default screens/walk under the repository; PNGs of an earlier run
