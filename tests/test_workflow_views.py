@@ -378,3 +378,66 @@ def test_screens_render_in_english(client, login_as, db, people):
     login_as(people["manager"])
     assert client.get("/approvals").status_code == 200
     assert decide(client, project, pending(db, project), "reject", "").status_code == 422
+
+
+def test_resubmitting_a_rejected_request_starts_from_what_was_typed(client, login_as, db, people):
+    project = make_project(stage="signed")
+    company = uscc()
+    login_as(people["staff"])
+    assert submit(client, project, "registered", company_uscc=company, registered_capital="5000",
+                  comment="营业执照已领取").status_code == 302
+    req = pending(db, project)
+    login_as(people["manager"])
+    decide(client, project, req, "reject", "注册资本与执照不符，请核对")
+    login_as(people["staff"])
+    inbox = text(client.get("/inbox"))
+    link = f"/projects/{project.id}/stage-request?to=registered&amp;from={req.id}"
+    assert link in inbox
+    form = text(client.get(link.replace("&amp;", "&")))
+    assert "注册资本与执照不符，请核对" in form and f'value="{company}"' in form
+    assert 'value="5000"' in form and 'value="2024-07-01"' in form and "营业执照已领取" in form
+    # Someone else's request, another project's or a different target: an ordinary empty form.
+    other = make_project(stage="signed")
+    for url in (f"/projects/{other.id}/stage-request?to=registered&from={req.id}",
+                f"/projects/{project.id}/stage-request?to=paused&from={req.id}",
+                f"/projects/{project.id}/stage-request?to=registered&from=x"):
+        assert company not in text(client.get(url))
+    login_as(people["manager2"])  # may request too, but it was not their request
+    assert company not in text(client.get(link.replace("&amp;", "&")))
+    # Once the project has moved on, the inbox no longer offers the stale resubmission.
+    request_and_approve(client, login_as, db, people, project, "registered", company_uscc=uscc(),
+                        registered_capital="5000")
+    login_as(people["staff"])
+    assert link not in text(client.get("/inbox"))
+
+
+def test_correction_names_and_clears_what_the_later_stages_recorded(client, login_as, db, people):
+    project = make_project(stage="signed", land_area_mu=120)
+    company = uscc()
+    request_and_approve(client, login_as, db, people, project, "registered", company_uscc=company,
+                        registered_capital="5000")
+    request_and_approve(client, login_as, db, people, project, "land_secured", land_area_mu="118",
+                        land_certificate_no="浙(2024)黄岩区不动产权第0012345号")
+    login_as(people["staff"])
+    page = text(client.get(f"/projects/{project.id}"))
+    assert "浙(2024)黄岩区不动产权第0012345号" in page and "推进中登记的信息" in page
+    form = text(client.get(f"/projects/{project.id}/stage-request?to=signed"))
+    assert "已注册的实际日期" in form and "已供地的实际日期" in form and "施工许可证号" not in form
+    assert "土地出让合同或不动产权证号" in form and "项目公司统一社会信用代码" in form
+    request_and_approve(client, login_as, db, people, project, "signed", reason="注册信息录错")
+    db.session.expire_all()
+    assert project.company_uscc is None and project.registered_capital is None
+    assert project.land_certificate_no is None and project.land_area_mu == 118  # the area stays
+    again = text(client.get(f"/projects/{project.id}/stage-request?to=registered"))
+    assert 'name="company_uscc"' in again and company not in again  # asked afresh, not offered again
+
+
+def test_project_page_lists_its_evidence_with_download_links(client, login_as, db, people):
+    project = make_project(stage="signed")
+    login_as(people["staff"])
+    resp = submit(client, project, "registered", company_uscc=uscc(), registered_capital="5000",
+                  attachments=(io.BytesIO(b"%PDF-1.4 licence"), "营业执照.pdf"))
+    assert resp.status_code == 302
+    attachment = db.session.execute(select(Attachment).where(Attachment.project_id == project.id)).scalar_one()
+    page = text(client.get(f"/projects/{project.id}"))
+    assert f"/attachments/{attachment.id}" in page and "营业执照.pdf" in page and "证明材料" in page

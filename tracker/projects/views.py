@@ -17,11 +17,13 @@ from tracker.projects.forms import FIELD_LABELS, PROJECT_FIELDS, ProjectForm
 from tracker.projects.models import Industry, Platform, Project, SourceRegion
 from tracker.projects.operations import FieldErrors, StaleEdit, create_project, set_archived, update_project
 from tracker.projects.queries import SORTS, ProjectFilters, filter_choices, project_page
+from tracker.workflow.models import Attachment
 from tracker.workflow.stages import BY_CODE, INITIAL_CODES
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 
 HISTORY_PER_PAGE = 30
+MAX_ATTACHMENTS_SHOWN = 200  # evidence scans per project; far more than a real project has
 
 
 @bp.before_request
@@ -66,7 +68,11 @@ def view_project(project_id: int):
         q = q.where(AuditEntry.id < before)
     history = db.session.execute(q.order_by(AuditEntry.id.desc()).limit(HISTORY_PER_PAGE + 1)).scalars().all()
     older = history[HISTORY_PER_PAGE - 1].id if len(history) > HISTORY_PER_PAGE else None
-    return render_template("projects/detail.html", project=project, signing=signing,
+    attachments = db.session.execute(
+        select(Attachment).options(joinedload(Attachment.uploaded_by), joinedload(Attachment.request))
+        .where(Attachment.project_id == project.id).order_by(Attachment.id.desc()).limit(MAX_ATTACHMENTS_SHOWN)
+    ).scalars().all()
+    return render_template("projects/detail.html", project=project, signing=signing, attachments=attachments,
                            history=history[:HISTORY_PER_PAGE], history_older=older, history_before=before,
                            field_labels=FIELD_LABELS)
 

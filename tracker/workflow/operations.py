@@ -33,6 +33,7 @@ from tracker.workflow.stages import (
     MILESTONE_CODES,
     Move,
     Requirement,
+    cleared_on_correction,
     move_for,
 )
 
@@ -343,6 +344,10 @@ def _apply(project: Project, req: StageRequest) -> dict[str, list[Any]]:
         ).scalars():
             changes[f"milestone.{ms.stage}"] = [jsonable(ms.actual_on), None]
             ms.actual_on = None
+        # …nor did what they recorded: the next request asks for it afresh instead of
+        # offering the value the correction was about (the audit keeps the old one).
+        for _stage, requirement in cleared_on_correction(req.to_stage):
+            setf(requirement.project_field, None)
     db.session.flush()
     return changes
 

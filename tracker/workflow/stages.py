@@ -75,6 +75,9 @@ class Requirement:
     label: object
     kind: str  # text | uscc | amount | area | date
     project_field: str | None = None  # copied onto the project on approval
+    # A correction back before this stage clears the field (the stage did not really happen),
+    # unless the value also has another source (the land area is in the signed agreement).
+    kept_on_correction: bool = False
 
 
 REASON = Requirement("reason", _l("理由"), "text")
@@ -89,7 +92,7 @@ STAGE_REQUIREMENTS: dict[str, tuple[Requirement, ...]] = {
         Requirement("registered_capital", _l("注册资本（万元）"), "amount", "registered_capital"),
     ),
     "land_secured": (
-        Requirement("land_area_mu", _l("供地面积（亩）"), "area", "land_area_mu"),
+        Requirement("land_area_mu", _l("供地面积（亩）"), "area", "land_area_mu", kept_on_correction=True),
         Requirement("land_certificate_no", _l("土地出让合同或不动产权证号"), "text", "land_certificate_no"),
     ),
     "construction": (
@@ -131,6 +134,13 @@ MOVE_LABELS = {
     "resume": _l("恢复推进"),
     "terminate": _l("终止"),
 }
+
+
+def cleared_on_correction(to_stage: str) -> tuple[tuple[str, Requirement], ...]:
+    """(stage, requirement) pairs whose project field a correction back to ``to_stage`` clears."""
+    later = MAIN_CODES[BY_CODE[to_stage].order + 1:]
+    return tuple((code, r) for code in later for r in STAGE_REQUIREMENTS[code]
+                 if r.project_field and not r.kept_on_correction)
 
 
 def _build_moves() -> dict[tuple[str, str], Move]:

@@ -39,7 +39,7 @@ from tracker.workflow.forms import (
     WithdrawForm,
     request_form_for,
 )
-from tracker.workflow.models import Notification, StageRequest
+from tracker.workflow.models import Milestone, Notification, StageRequest
 from tracker.workflow.stages import (
     BY_CODE,
     MAIN_LINE,
@@ -47,6 +47,7 @@ from tracker.workflow.stages import (
     MOVE_LABELS,
     STAGE_REQUIREMENTS,
     Move,
+    cleared_on_correction,
 )
 
 bp = Blueprint("workflow", __name__)
@@ -255,7 +256,7 @@ def project_timeline(history: list[AuditEntry]) -> list[TimelineItem]:
             item.kind = "request"
             item.title = _("申请：%(a)s → %(b)s", a=_display(changes.get("from")), b=_display(changes.get("to")))
             if req is not None:
-                item.title += f"（{MOVE_LABELS.get(req.kind, req.kind)}）"
+                item.title += _("（%(kind)s）", kind=MOVE_LABELS.get(req.kind, req.kind))
             item.lines.append((move_date_label(req.kind if req else "advance"), show("actual_date", changes.get("actual_date")), None))
             for key, value in changes.items():
                 if key not in ("from", "to", "actual_date") and value not in (None, ""):
@@ -263,7 +264,7 @@ def project_timeline(history: list[AuditEntry]) -> list[TimelineItem]:
         elif e.action in ("stage_request.approve", "stage_request.reject", "stage_request.withdraw"):
             item.kind = "decision"
             if req is not None:
-                item.title += f"：{_display(req.from_stage)} → {_display(req.to_stage)}"
+                item.title += _("：%(a)s → %(b)s", a=_display(req.from_stage), b=_display(req.to_stage))
             if changes.get("comment"):
                 item.lines.append((_("审批意见"), str(changes["comment"]), None))
             if e.action == "stage_request.reject":
@@ -312,6 +313,44 @@ def _prefill(form, move: Move, project: Project) -> None:
                 form[req.key].data = value.isoformat() if isinstance(value, date) else str(value)
 
 
+def _rejected_to_resubmit(project: Project, move: Move | None) -> StageRequest | None:
+    """The current user's rejected request this form starts again from (``?from=<id>``): same
+    project, same move, from the stage the project is still at. Anything else is ignored."""
+    raw = request.args.get("from") or ""
+    if move is None or not (raw.isascii() and raw.isdigit() and len(raw) < 10):
+        return None
+    old = db.session.get(StageRequest, int(raw))
+    if (old is None or old.project_id != project.id or old.requested_by_id != current_user.id
+            or old.status != "rejected" or old.from_stage != project.stage or old.to_stage != move.to_stage):
+        return None
+    return old
+
+
+def _cleared_by(move: Move | None, project: Project) -> list[str]:
+    """What approving a correction (a move back) will clear, named, for the form to say so."""
+    if move is None or move.kind != "back":
+        return []
+    later = [s.code for s in MAIN_LINE if s.order > BY_CODE[move.to_stage].order]
+    dated = set(db.session.execute(
+        select(Milestone.stage).where(Milestone.project_id == project.id, Milestone.stage.in_(later),
+                                      Milestone.actual_on.is_not(None))
+    ).scalars())
+    out = [_("%(stage)s的实际日期", stage=BY_CODE[code].label) for code in later if code in dated]
+    out += [str(r.label) for _code, r in cleared_on_correction(move.to_stage)
+            if getattr(project, r.project_field) not in (None, "")]
+    return out
+
+
+def _prefill_from(form, move: Move, old: StageRequest) -> None:
+    """What was typed into the rejected request, so only what the manager objected to changes."""
+    form.actual_date.data = old.actual_date.isoformat() if old.actual_date else ""
+    form.comment.data = old.comment
+    for req in move.requirements:
+        value = old.reason if req.key == "reason" else (old.values or {}).get(req.key)
+        if value not in (None, ""):
+            form[req.key].data = str(value)
+
+
 def _store_attachments(req: StageRequest, project: Project, files: list) -> None:
     """Hand each uploaded file to the attachments module (if installed); ValueError → field error."""
     if not files:
@@ -339,10 +378,13 @@ def request_stage_change(project_id: int):
     form = request_form_for(move)
     status = 200
     picker_error = None
+    rejected = _rejected_to_resubmit(project, move) if request.method == "GET" else None
     if request.method == "GET":
         form.to_stage.data = to_stage if move else ""
         if move is not None:
             _prefill(form, move, project)
+        if rejected is not None:
+            _prefill_from(form, move, rejected)
         if request.args.get("to") and move is None:
             picker_error = _("不能申请变更为该阶段，请从列表中选择。")
             status = 422 if moves else 200
@@ -389,6 +431,7 @@ def request_stage_change(project_id: int):
     return render_template(
         "workflow/request.html", project=project, form=form, move=move, moves=moves, groups=group_moves(moves),
         pending=pending, conflict=status == 409, to_stage=to_stage, picker_error=picker_error, hints=REQUIREMENT_HINTS,
+        rejected=rejected, clears=_cleared_by(move, project),
         kinds={r.key: r.kind for r in (move.requirements if move else ())}, today=today_local().isoformat(),
     ), status
 
@@ -454,8 +497,8 @@ def _decide(project_id: int, verdict: str):
     if verdict == "approve":
         flash(_("已批准：%(name)s 变更为“%(b)s”。", name=project.name, b=_display(req.to_stage)), "success")
     else:
-        flash(_("已驳回：%(name)s 的“%(a)s → %(b)s”申请。", name=project.name, a=_display(req.from_stage),
-                b=_display(req.to_stage)), "success")
+        flash(_("已驳回“%(name)s”的“%(a)s → %(b)s”申请，已通知申请人。", name=project.name,
+                a=_display(req.from_stage), b=_display(req.to_stage)), "info")
     return _after_decision(form, project)
 
 
