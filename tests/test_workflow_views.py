@@ -404,9 +404,17 @@ def test_resubmitting_a_rejected_request_starts_from_what_was_typed(client, logi
         assert company not in text(client.get(url))
     login_as(people["manager2"])  # may request too, but it was not their request
     assert company not in text(client.get(link.replace("&amp;", "&")))
-    # Once the project has moved on, the inbox no longer offers the stale resubmission.
-    request_and_approve(client, login_as, db, people, project, "registered", company_uscc=uscc(),
-                        registered_capital="5000")
+    # Resubmitting from the notice marks it read; once the project has moved on, the inbox no
+    # longer offers the stale resubmission.
+    login_as(people["staff"])
+    resp = client.post(link.replace("&amp;", "&"), data={"to_stage": "registered", "actual_date": "2024-07-01",
+                                                          "company_uscc": company, "registered_capital": "4800"})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    note = db.session.execute(select(Notification).where(Notification.request_id == req.id)).scalar_one()
+    assert note.read_at is not None
+    login_as(people["manager"])
+    assert decide(client, project, pending(db, project), "approve", "同意").status_code == 302
     login_as(people["staff"])
     assert link not in text(client.get("/inbox"))
 

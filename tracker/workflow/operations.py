@@ -422,8 +422,11 @@ def unread_notifications(user) -> Select:
     return select(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
 
 
-def mark_read(user, ids: Iterable[int] | None = None) -> int:
+def mark_read(user, ids: Iterable[int] | None = None, *, request_id: int | None = None) -> int:
+    """Mark the user's notifications read: those ``ids``, those about ``request_id``, or all."""
     q = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
     if ids is not None:
         q = q.where(Notification.id.in_(list(ids)))
+    if request_id is not None:
+        q = q.where(Notification.request_id == request_id)
     return db.session.execute(q.values(read_at=utcnow()).execution_options(synchronize_session=False)).rowcount

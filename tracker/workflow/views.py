@@ -378,7 +378,7 @@ def request_stage_change(project_id: int):
     form = request_form_for(move)
     status = 200
     picker_error = None
-    rejected = _rejected_to_resubmit(project, move) if request.method == "GET" else None
+    rejected = _rejected_to_resubmit(project, move)
     if request.method == "GET":
         form.to_stage.data = to_stage if move else ""
         if move is not None:
@@ -397,6 +397,8 @@ def request_stage_change(project_id: int):
                 reason=values.get("reason") or "", comment=form.comment.data or "",
             )
             _store_attachments(req, project, files)
+            if rejected is not None:  # its rejection notice has been acted on
+                wf.mark_read(current_user, request_id=rejected.id)
             db.session.commit()
         except wf.Invalid as err:
             db.session.rollback()
