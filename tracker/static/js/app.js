@@ -12,3 +12,14 @@ document.addEventListener("change", function (ev) {
     el.form.requestSubmit ? el.form.requestSubmit() : el.form.submit();
   }
 });
+// Project list on a phone: fold the filter panel (the HTML has it open, so it works without JS);
+// keep it open on wider screens, also after the window is widened.
+(function () {
+  var panel = document.querySelector("details.filter-panel");
+  if (!panel || !window.matchMedia) return;
+  var phone = window.matchMedia("(max-width: 760px)");
+  if (phone.matches) panel.open = false;
+  var widen = function (ev) { if (!ev.matches) panel.open = true; };
+  if (phone.addEventListener) phone.addEventListener("change", widen);
+  else if (phone.addListener) phone.addListener(widen);
+})();
