@@ -227,7 +227,7 @@ class Walk:
         page.wait_for_load_state()
         self.check_page(page, response, what, url, allow_errors)
         if flash is not None:
-            texts = [" ".join(t.split()) for t in page.locator(".flash-success").all_inner_texts()]
+            texts = [" ".join(t.split()) for t in page.locator(".flash-success, .flash-info").all_inner_texts()]
             if not any(flash in t for t in texts):
                 raise StepFailed(f"{what}: expected a confirmation containing {flash!r}, got {texts or 'none'}")
         return response
