@@ -34,6 +34,17 @@ VIEWS = {
 WARM_UP = 10
 
 
+def cpu_check() -> float:
+    """ms for a fixed pure-Python workload: this VM's speed varies up to 2× from minute to
+    minute, so the figures are printed with it (about 5.5 ms on this machine at its best)."""
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        sum(i * i for i in range(100_000))
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
 def pct(values, p):
     values = sorted(values)
     k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
@@ -53,6 +64,7 @@ def run(kind: str, n: int, runs: int) -> None:
     statements = []
     event.listen(engine, "before_cursor_execute", lambda *a: statements.append(1))
     client = app.test_client()
+    print(f"(CPU check before: {cpu_check():.1f} ms)")
     print(f"{'view':44} {'median ms':>10} {'p95 ms':>8} {'rows':>5} {'SQL/page':>9}")
     for label, (username, path) in VIEWS.items():
         with app.app_context():
@@ -77,6 +89,7 @@ def run(kind: str, n: int, runs: int) -> None:
             client.get(path)
             times.append((time.perf_counter() - start) * 1000)
         print(f"{label:44} {statistics.median(times):10.1f} {pct(times, 95):8.1f} {rows:5d} {len(statements):9d}")
+    print(f"(CPU check after: {cpu_check():.1f} ms)")
 
 
 def main() -> None:
