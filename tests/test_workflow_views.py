@@ -144,7 +144,8 @@ def test_walk_signed_to_full_capacity_with_rejection_and_correction(client, logi
 
     # The project page: timeline with stage history, decisions and the correction, newest first.
     page = text(client.get(f"/projects/{project.id}"))
-    assert "阶段变更：已投产 → 已达产" in page
+    # An approval and the stage change it made are one event on the timeline.
+    assert "批准并变更阶段：已投产 → 已达产" in page and "批准阶段变更申请" not in page
     assert "驳回阶段变更申请" in page and "退回更正" in page
     assert page.index("已投产 → 已达产") < page.index("已签约 → 已注册")
     # Nothing more to request after full capacity except side moves.

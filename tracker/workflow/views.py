@@ -289,7 +289,24 @@ def project_timeline(history: list[AuditEntry]) -> list[TimelineItem]:
             if name:
                 item.note = str(name)
         items.append(item)
-    return items
+    return _merge_approvals(items)
+
+
+def _merge_approvals(items: list[TimelineItem]) -> list[TimelineItem]:
+    """An approval and the stage change it caused are written as two audit entries (the
+    decision, then the project); on the timeline they read as one event."""
+    merged: list[TimelineItem] = []
+    for item in items:  # newest first: the stage change comes just before its approval
+        prev = merged[-1] if merged else None
+        # Written in one transaction, one after the other: adjacent ids (the chain is serial).
+        if (prev is not None and item.entry.action == "stage_request.approve" and prev.kind == "stage"
+                and prev.entry.id == item.entry.id + 1 and prev.entry.actor_id == item.entry.actor_id):
+            pair = (prev.entry.changes or {}).get("stage") or [None, None]
+            prev.title = _("批准并变更阶段：%(a)s → %(b)s", a=_display(pair[0]), b=_display(pair[1]))
+            prev.lines = item.lines + prev.lines
+            continue
+        merged.append(item)
+    return merged
 
 
 
