@@ -26,6 +26,7 @@ from tracker.core.formatting import today_local
 from tracker.core.permissions import can, can_decide, scope_filter
 from tracker.extensions import db
 from tracker.projects.models import Project
+from tracker.workflow import stages
 from tracker.workflow.models import Milestone, Notification, StageRequest
 from tracker.workflow.stages import (
     BY_CODE,
@@ -213,10 +214,9 @@ def request_move(actor, project: Project, *, to_stage: str, actual_date: Any, va
 def _latest_date_before(project: Project, to_stage: str) -> date | None:
     """The latest date the project reached a stage before ``to_stage`` (signing included):
     moving forward cannot have happened earlier than that."""
-    before = MAIN_CODES[:BY_CODE[to_stage].order]
     latest = db.session.execute(
         select(func.max(Milestone.actual_on))
-        .where(Milestone.project_id == project.id, Milestone.stage.in_(before))
+        .where(Milestone.project_id == project.id, Milestone.stage.in_(stages.before(to_stage)))
     ).scalar_one_or_none()
     dates = [d for d in (latest, project.signed_on) if d]
     return max(dates) if dates else None
@@ -337,7 +337,7 @@ def _apply(project: Project, req: StageRequest) -> dict[str, list[Any]]:
             changes[f"milestone.{req.to_stage}"] = [None, jsonable(req.actual_date)]
     elif move.kind == "back":
         # A correction: stages after the target did not really happen yet.
-        later = MAIN_CODES[MAIN_CODES.index(req.to_stage) + 1:]
+        later = stages.after(req.to_stage)
         for ms in db.session.execute(
             select(Milestone).where(Milestone.project_id == project.id, Milestone.stage.in_(later),
                                     Milestone.actual_on.is_not(None))

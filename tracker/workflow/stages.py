@@ -58,6 +58,16 @@ def label(code: str) -> str:
     return str(stage.label) if stage else code
 
 
+def before(code: str) -> tuple[str, ...]:
+    """Main-line stage codes before ``code``."""
+    return MAIN_CODES[:BY_CODE[code].order]
+
+
+def after(code: str) -> tuple[str, ...]:
+    """Main-line stage codes after ``code`` (what a correction back to ``code`` undoes)."""
+    return MAIN_CODES[BY_CODE[code].order + 1:]
+
+
 def at_or_after(code: str) -> tuple[str, ...]:
     """Main-line stage codes at or after ``code`` (used by the rates)."""
     start = BY_CODE[code].order
@@ -138,8 +148,7 @@ MOVE_LABELS = {
 
 def cleared_on_correction(to_stage: str) -> tuple[tuple[str, Requirement], ...]:
     """(stage, requirement) pairs whose project field a correction back to ``to_stage`` clears."""
-    later = MAIN_CODES[BY_CODE[to_stage].order + 1:]
-    return tuple((code, r) for code in later for r in STAGE_REQUIREMENTS[code]
+    return tuple((code, r) for code in after(to_stage) for r in STAGE_REQUIREMENTS[code]
                  if r.project_field and not r.kept_on_correction)
 
 

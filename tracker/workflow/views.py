@@ -47,6 +47,7 @@ from tracker.workflow.stages import (
     MOVE_LABELS,
     STAGE_REQUIREMENTS,
     Move,
+    after,
     cleared_on_correction,
 )
 
@@ -347,7 +348,7 @@ def _cleared_by(move: Move | None, project: Project) -> list[str]:
     """What approving a correction (a move back) will clear, named, for the form to say so."""
     if move is None or move.kind != "back":
         return []
-    later = [s.code for s in MAIN_LINE if s.order > BY_CODE[move.to_stage].order]
+    later = after(move.to_stage)
     dated = set(db.session.execute(
         select(Milestone.stage).where(Milestone.project_id == project.id, Milestone.stage.in_(later),
                                       Milestone.actual_on.is_not(None))
