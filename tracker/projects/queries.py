@@ -121,21 +121,25 @@ class Totals:
     investment: Decimal
 
 
-def project_page(user, f: ProjectFilters, per_page: int = 50, *,
-                 reference: dict[str, list] | None = None) -> tuple[Page, Totals]:
-    """One page of projects plus the totals line, in a constant number of queries whatever the
-    page size: the totals, the page, its investors. The rows' units and industries come from
-    the session's identity map, filled by ``filter_choices`` (pass its result as
-    ``reference``) or here, so reading ``project.unit`` never goes back to the database."""
-    if reference is None:
-        filter_choices(user)
+def _totals_and_page(user, f: ProjectFilters, per_page: int) -> tuple[Any, Totals, int]:
+    """The filter conditions, the totals line (one query) and the page number, capped."""
     conds = and_(*_conditions(user, f))
     count, total = db.session.execute(
         select(func.count(Project.id), func.coalesce(func.sum(Project.contracted_investment), 0)).where(conds)
     ).one()
     totals = Totals(int(count), Decimal(total))
-    pages = max(1, -(-totals.count // per_page))
-    page_no = min(f.page, pages)
+    return conds, totals, min(f.page, max(1, -(-totals.count // per_page)))
+
+
+def project_page(user, f: ProjectFilters, per_page: int = 50, *,
+                 reference: dict[str, list] | None = None) -> tuple[Page, Totals]:
+    """One page of projects (ORM objects, for the API) plus the totals line, in a constant
+    number of queries whatever the page size: the totals, the page, its investors. The rows'
+    units and industries come from the session's identity map, filled by ``filter_choices``
+    (pass its result as ``reference``) or here, so ``project.unit`` never queries again."""
+    if reference is None:
+        filter_choices(user)
+    conds, totals, page_no = _totals_and_page(user, f, per_page)
     rows = db.session.execute(
         select(Project).where(conds)
         .options(selectinload(Project.investor))
@@ -144,6 +148,47 @@ def project_page(user, f: ProjectFilters, per_page: int = 50, *,
         .offset((page_no - 1) * per_page)
     ).scalars().all()
     return Page(items=list(rows), page=page_no, per_page=per_page, total=totals.count), totals
+
+
+@dataclass(frozen=True)
+class ListRow:
+    """What one row of the list page shows (plain values: no ORM objects to build)."""
+
+    id: int
+    name: str
+    investor_name: str
+    unit_name: str
+    industry_name: str
+    stage: str
+    signed_on: date | None
+    contracted_investment: Decimal
+    is_provincial_major: bool
+    is_qianxiang_wanyi: bool
+    is_yrd_major: bool
+
+
+_LIST_COLUMNS = (Project.id, Project.name, Project.investor_id, Project.unit_id, Project.industry_id, Project.stage,
+                 Project.signed_on, Project.contracted_investment, Project.is_provincial_major,
+                 Project.is_qianxiang_wanyi, Project.is_yrd_major)
+
+
+def list_page(user, f: ProjectFilters, reference: dict[str, list], per_page: int = 50) -> tuple[Page, Totals]:
+    """The list page's rows as plain values plus the totals line: three queries (totals, the
+    page's columns, its investors' names). Unit and industry names come from ``reference``
+    (``filter_choices``: every unit in scope, every industry)."""
+    conds, totals, page_no = _totals_and_page(user, f, per_page)
+    rows = db.session.execute(
+        select(*_LIST_COLUMNS).where(conds).order_by(*SORTS[f.sort]).limit(per_page).offset((page_no - 1) * per_page)
+    ).all()
+    investors = dict(db.session.execute(
+        select(Investor.id, Investor.name).where(Investor.id.in_({r.investor_id for r in rows}))
+    ).all()) if rows else {}
+    units = {u.id: u.name for u in reference["units"]}
+    industries = {i.id: i.name for i in reference["industries"]}
+    items = [ListRow(r.id, r.name, investors.get(r.investor_id, ""), units.get(r.unit_id, ""),
+                     industries.get(r.industry_id, ""), r.stage, r.signed_on, r.contracted_investment,
+                     r.is_provincial_major, r.is_qianxiang_wanyi, r.is_yrd_major) for r in rows]
+    return Page(items=items, page=page_no, per_page=per_page, total=totals.count), totals
 
 
 def filter_choices(user) -> dict[str, list]:

@@ -16,7 +16,7 @@ from tracker.extensions import db
 from tracker.projects.forms import FIELD_LABELS, PROJECT_FIELDS, ProjectForm
 from tracker.projects.models import Industry, Platform, Project, SourceRegion
 from tracker.projects.operations import FieldErrors, StaleEdit, create_project, set_archived, update_project
-from tracker.projects.queries import SORTS, ProjectFilters, filter_choices, project_page
+from tracker.projects.queries import SORTS, ProjectFilters, filter_choices, list_page
 from tracker.workflow.models import Attachment
 from tracker.workflow.stages import BY_CODE, INITIAL_CODES
 
@@ -47,7 +47,7 @@ def list_projects():
     if filters.archived and not can("project.archive"):
         filters.archived = False
     choices = filter_choices(current_user)
-    page, totals = project_page(current_user, filters, reference=choices)
+    page, totals = list_page(current_user, filters, choices)
     return render_template(
         "projects/list.html", page=page, totals=totals, f=filters, choices=choices, sorts=SORTS,
     )
