@@ -51,7 +51,7 @@ def pct(values, p):
     return values[k]
 
 
-def run(kind: str, n: int, runs: int) -> None:
+def run(kind: str, n: int, runs: int, rest: float = 0.0) -> None:
     url = database_url(kind)
     app = make_app(url)
     t0 = time.perf_counter()
@@ -64,6 +64,8 @@ def run(kind: str, n: int, runs: int) -> None:
     statements = []
     event.listen(engine, "before_cursor_execute", lambda *a: statements.append(1))
     client = app.test_client()
+    if rest:
+        time.sleep(rest)  # filling is minutes of CPU; this VM then runs slower for a while
     print(f"(CPU check before: {cpu_check():.1f} ms)")
     print(f"{'view':44} {'median ms':>10} {'p95 ms':>8} {'rows':>5} {'SQL/page':>9}")
     for label, (username, path) in VIEWS.items():
@@ -97,10 +99,12 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--db", choices=["sqlite", "pg", "both"], default="both")
+    ap.add_argument("--rest", type=float, default=0.0,
+                    help="seconds to idle between filling and measuring (the VM slows under sustained load)")
     args = ap.parse_args()
     kinds = ["sqlite", "pg"] if args.db == "both" else [{"pg": "pg", "sqlite": "sqlite"}[args.db]]
     for kind in kinds:
-        run("postgresql" if kind == "pg" else "sqlite", args.n, args.runs)
+        run("postgresql" if kind == "pg" else "sqlite", args.n, args.runs, args.rest)
 
 
 if __name__ == "__main__":
