@@ -31,4 +31,6 @@ i18n-compile: setup
 	.venv/bin/pybabel compile -d tracker/translations
 
 bench: setup
-	.venv/bin/python bench/list_page.py
+	.venv/bin/python bench/list_page.py --rest 60
+	.venv/bin/python bench/workflow.py
+	.venv/bin/python bench/briefs.py
