@@ -437,6 +437,9 @@ def test_correction_names_and_clears_what_the_later_stages_recorded(client, logi
     db.session.expire_all()
     assert project.company_uscc is None and project.registered_capital is None
     assert project.land_certificate_no is None and project.land_area_mu == 118  # the area stays
+    login_as(people["staff"])
+    inbox = text(client.get("/inbox"))
+    assert inbox.count("kind-back") == 1  # the requester is told which decision was a correction
     again = text(client.get(f"/projects/{project.id}/stage-request?to=registered"))
     assert 'name="company_uscc"' in again and company not in again  # asked afresh, not offered again
 
