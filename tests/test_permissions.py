@@ -95,7 +95,7 @@ MATRIX = [
 ]
 
 # Routes every signed-in role may use, or that are public.
-OPEN_ROUTES = {"/login", "/logout", "/healthz", "/", "/language/<code>", "/static/<path:filename>"}
+OPEN_ROUTES = {"/login", "/logout", "/healthz", "/", "/favicon.ico", "/language/<code>", "/static/<path:filename>"}
 
 
 @pytest.fixture()

@@ -15,3 +15,9 @@ def test_factories_build_a_project(db, ref):
 
     p = make_project()
     assert p.id and p.unit is ref.huangyan
+
+
+def test_favicon_is_served_without_login(client):
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 301 and resp.headers["Location"].endswith("/static/favicon.svg")
+    assert client.get("/static/favicon.svg").status_code == 200

@@ -105,6 +105,12 @@ def _register_blueprints(app: Flask) -> None:
             db.session.rollback()
             return jsonify(status="error", db="error"), 503
 
+    @app.get("/favicon.ico")
+    def favicon():
+        # Browsers ask for /favicon.ico whatever the page links; the icon is an SVG.
+        from flask import redirect, url_for
+        return redirect(url_for("static", filename="favicon.svg"), 301)
+
     @app.get("/")
     def index():
         from flask import redirect, url_for

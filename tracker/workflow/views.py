@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,7 +26,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from tracker.audit.models import AuditEntry
 from tracker.auth.models import Unit, User
-from tracker.core.formatting import cn_date, today_local
+from tracker.core.formatting import cn_date, today_local, wan
 from tracker.core.pagination import Page, page_arg
 from tracker.core.permissions import can, can_decide, require, scope_filter
 from tracker.extensions import db
@@ -111,6 +112,11 @@ def _display(value: Any, kind: str = "") -> str:
             return value
     if isinstance(value, str) and value in BY_CODE:
         return str(BY_CODE[value].label)
+    if kind in ("amount", "area"):  # stored as JSON numbers or strings: 186000 → 186,000
+        try:
+            return wan(Decimal(str(value)))
+        except (InvalidOperation, ValueError):
+            return str(value)
     return str(value)
 
 
