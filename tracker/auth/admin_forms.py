@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from tracker.auth.forms import PasswordForm, UserForm
 from tracker.auth.models import Role
-from tracker.core.fields import clean_text
+from tracker.core.fields import clean_text, int_arg
 from tracker.core.pagination import page_arg
 
 PER_PAGE = 50
@@ -26,12 +26,6 @@ class PasswordResetForm(PasswordForm):
     """The new password an administrator sets for a user."""
 
 
-def _int_arg(raw: str | None) -> int | None:
-    if raw and raw.isascii() and raw.isdigit() and len(raw) < 10:
-        return int(raw)
-    return None
-
-
 @dataclass
 class UserFilters:
     q: str = ""
@@ -47,7 +41,7 @@ class UserFilters:
         active = args.get("active", "")
         return cls(
             q=q,
-            unit=_int_arg(args.get("unit")),
+            unit=int_arg(args.get("unit")),
             role=role if role in {r.value for r in Role} else "",
             active=active if active in ("1", "0") else "",
             page=page_arg(args.get("page")),

@@ -27,6 +27,7 @@ from tracker.auth.operations import (
     set_password,
     update_user,
 )
+from tracker.core.fields import int_arg
 from tracker.core.pagination import Page
 from tracker.core.permissions import require
 from tracker.extensions import db, login_manager
@@ -69,8 +70,7 @@ def _fill_choices(form, user: User | None) -> None:
 
 
 def _expected_version(form) -> int | None:
-    raw = form.version.data or ""
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
+    return int_arg(form.version.data)
 
 
 def _history(user: User) -> list[AuditEntry]:

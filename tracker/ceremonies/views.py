@@ -28,6 +28,7 @@ from tracker.ceremonies.forms import (
     VersionForm,
 )
 from tracker.ceremonies.models import Ceremony, CeremonySigning
+from tracker.core.fields import int_arg
 from tracker.core.pagination import Page, page_arg
 from tracker.core.permissions import can, require, scope_filter
 from tracker.extensions import db
@@ -61,8 +62,8 @@ def load_signing(ceremony: Ceremony, signing_id: int) -> CeremonySigning:
 
 
 def _version(form) -> int | None:
-    raw = (form.version.data or "").strip()
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else -1
+    version = int_arg((form.version.data or "").strip())
+    return -1 if version is None else version
 
 
 def _unit_choices(form: CeremonyForm) -> None:

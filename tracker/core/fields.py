@@ -12,6 +12,14 @@ from wtforms.validators import ValidationError
 _CONTROL = {c for c in map(chr, range(32)) if c not in "\n\t"} | {"\x7f"}
 
 
+def int_arg(raw: str | None) -> int | None:
+    """A non-negative integer typed or sent by a user (an id, a version, a year), or None for
+    anything else: signs, spaces, full-width digits, and numbers too long for a 32-bit key."""
+    if raw and raw.isascii() and raw.isdigit() and len(raw) < 10:
+        return int(raw)
+    return None
+
+
 def clean_text(value):
     """Strip, drop control characters, fold full-width ASCII (ＡＢＣ１２３) to half-width."""
     if value is None:

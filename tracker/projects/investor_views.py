@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from tracker.audit.models import AuditEntry
 from tracker.auth.models import Unit
 from tracker.core import uscc as uscc_rules
-from tracker.core.fields import fold_width
+from tracker.core.fields import fold_width, int_arg
 from tracker.core.pagination import Page, page_arg
 from tracker.core.permissions import require, scope_filter
 from tracker.extensions import db
@@ -48,12 +48,6 @@ def _login_first():
     """Every investor route needs a signed-in user."""
 
 
-def _int_arg(raw: str | None) -> int | None:
-    if raw and raw.isascii() and raw.isdigit() and len(raw) < 10:
-        return int(raw)
-    return None
-
-
 @dataclass
 class InvestorFilters:
     q: str = ""
@@ -67,8 +61,8 @@ class InvestorFilters:
         f = cls()
         f.q = (args.get("q") or "").replace("\x00", "").strip()[:50]
         region = args.get("region") or ""
-        f.region = region if region == "yrd" or _int_arg(region) is not None else ""
-        f.unit = _int_arg(args.get("unit"))
+        f.region = region if region == "yrd" or int_arg(region) is not None else ""
+        f.unit = int_arg(args.get("unit"))
         sort = args.get("sort") or DEFAULT_SORT
         f.sort = sort if sort in SORTS else DEFAULT_SORT
         f.page = page_arg(args.get("page"))
@@ -276,8 +270,7 @@ def edit_investor(investor_id: int):
         if investor.country == "中国":
             form.country.data = ""
     if form.validate_on_submit():
-        raw = form.version.data or ""
-        expected = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
+        expected = int_arg(form.version.data)
         try:
             changes = update_investor(current_user, investor, form.values(), expected)
             db.session.commit()

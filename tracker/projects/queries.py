@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from tracker.auth.models import Unit
+from tracker.core.fields import int_arg
 from tracker.core.pagination import Page, page_arg
 from tracker.core.permissions import scope_filter
 from tracker.extensions import db
@@ -28,12 +29,6 @@ SORTS = {
     "updated": (Project.updated_at.desc(), Project.id.desc()),
 }
 DEFAULT_SORT = "signed"
-
-
-def _int_arg(raw: str | None) -> int | None:
-    if raw and raw.isascii() and raw.isdigit() and len(raw) < 10:
-        return int(raw)
-    return None
 
 
 @dataclass
@@ -56,13 +51,13 @@ class ProjectFilters:
         f.q = (args.get("q") or "").replace("\x00", "").strip()[:50]
         stage = args.get("stage") or ""
         f.stage = stage if stage in CODES else ""
-        f.unit = _int_arg(args.get("unit"))
-        f.industry = _int_arg(args.get("industry"))
+        f.unit = int_arg(args.get("unit"))
+        f.industry = int_arg(args.get("industry"))
         region = args.get("region") or ""
-        f.region = region if region == "yrd" or _int_arg(region) is not None else ""
+        f.region = region if region == "yrd" or int_arg(region) is not None else ""
         size = args.get("size") or ""
         f.size = size if size in SIZE_BANDS else ""
-        year = _int_arg(args.get("year"))
+        year = int_arg(args.get("year"))
         f.year = year if year and 1990 <= year <= 2100 else None
         f.archived = args.get("archived") == "1"
         sort = args.get("sort") or DEFAULT_SORT
@@ -131,18 +126,14 @@ def _totals_and_page(user, f: ProjectFilters, per_page: int) -> tuple[Any, Total
     return conds, totals, min(f.page, max(1, -(-totals.count // per_page)))
 
 
-def project_page(user, f: ProjectFilters, per_page: int = 50, *,
-                 reference: dict[str, list] | None = None) -> tuple[Page, Totals]:
+def project_page(user, f: ProjectFilters, per_page: int = 50) -> tuple[Page, Totals]:
     """One page of projects (ORM objects, for the API) plus the totals line, in a constant
-    number of queries whatever the page size: the totals, the page, its investors. The rows'
-    units and industries come from the session's identity map, filled by ``filter_choices``
-    (pass its result as ``reference``) or here, so ``project.unit`` never queries again."""
-    if reference is None:
-        filter_choices(user)
+    number of queries whatever the page size: the totals, the page, and one each for its
+    investors, industries and units."""
     conds, totals, page_no = _totals_and_page(user, f, per_page)
     rows = db.session.execute(
         select(Project).where(conds)
-        .options(selectinload(Project.investor))
+        .options(selectinload(Project.investor), selectinload(Project.industry), selectinload(Project.unit))
         .order_by(*SORTS[f.sort])
         .limit(per_page)
         .offset((page_no - 1) * per_page)

@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from tracker.audit.models import AuditEntry
 from tracker.auth.models import Role, Unit, User
 from tracker.ceremonies.models import CeremonySigning
+from tracker.core.fields import int_arg
 from tracker.core.permissions import can, require, scope_filter
 from tracker.extensions import db
 from tracker.projects.forms import FIELD_LABELS, PROJECT_FIELDS, ProjectForm
@@ -61,8 +62,7 @@ def view_project(project_id: int):
         .where(CeremonySigning.project_id == project.id)
     ).scalar_one_or_none()
     # The timeline pages by keyset (?before=<entry id>): cheap however long the history is.
-    raw = request.args.get("before") or ""
-    before = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else 0
+    before = int_arg(request.args.get("before")) or 0
     q = select(AuditEntry).options(joinedload(AuditEntry.actor)).where(AuditEntry.project_id == project.id)
     if before:
         q = q.where(AuditEntry.id < before)
