@@ -73,10 +73,15 @@ def run(kind: str, n: int, runs: int, rest: float = 0.0) -> None:
             from sqlalchemy import select
 
             from tracker.auth.models import User
+            from tracker.auth.operations import start_session
+            from tracker.auth.views import SESSION_SECRET_KEY
             user = db.session.execute(select(User).where(User.username == username)).scalar_one()
             token = user.get_id()
+            secret = start_session(user)
+            db.session.commit()
         with client.session_transaction() as sess:
             sess["_user_id"] = token
+            sess[SESSION_SECRET_KEY] = secret
             sess["_fresh"] = True
         # Warm up as a running server is: templates compiled, SQLAlchemy's statement cache
         # filled, psycopg's server-side prepared statements made (after 5 executions).

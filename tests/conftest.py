@@ -150,9 +150,8 @@ def login_as(client, db):
         db.session.commit()
         if isinstance(user, str):
             user = db.session.execute(select(User).where(User.username == user)).scalar_one()
-        with client.session_transaction() as sess:
-            sess["_user_id"] = user.get_id()
-            sess["_fresh"] = True
+        factories.sign_in(client, user)
+        db.session.commit()
         return user
 
     return _login

@@ -120,3 +120,20 @@ def make_project(unit: Unit | None = None, name: str | None = None, **kw) -> Pro
     db.session.add(project)
     db.session.flush()
     return project
+
+
+def sign_in(client, user: User, *, commit: bool = False) -> User:
+    """Sign a test client in as ``user`` the way the login screen does (a live login session
+    behind the cookie), without the password round-trip."""
+    from tracker.auth.operations import start_session
+    from tracker.auth.views import SESSION_SECRET_KEY
+
+    secret = start_session(user)
+    db.session.flush()
+    if commit:
+        db.session.commit()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = user.get_id()
+        sess[SESSION_SECRET_KEY] = secret
+        sess["_fresh"] = True
+    return user

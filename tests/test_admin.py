@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import PASSWORD, make_investor, make_project, make_user
+from tests.factories import PASSWORD, make_investor, make_project, make_user, sign_in
 from tracker.audit.models import AuditEntry
 from tracker.auth.models import Unit, User
 from tracker.projects.models import Industry, Platform, SourceRegion
@@ -53,9 +53,7 @@ def _audit(db, action: str, object_id: int) -> list[AuditEntry]:
 
 def _login_other_client(app, db, user):
     other = _fresh_requests(app.test_client(), db)
-    with other.session_transaction() as sess:
-        sess["_user_id"] = user.get_id()
-        sess["_fresh"] = True
+    sign_in(other, user)
     return other
 
 

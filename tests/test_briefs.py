@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from tests.factories import make_investor, make_project, make_user
+from tests.factories import make_investor, make_project, make_user, sign_in
 from tracker.briefs import content, fonts, render, service
 from tracker.briefs.render import BriefError
 from tracker.ceremonies import operations as ceremony_ops
@@ -60,9 +60,8 @@ class WebClient:
 
     def login(self, user):
         self.db.session.commit()  # to the test's savepoint, as conftest's login_as does
-        with self.client.session_transaction() as sess:
-            sess["_user_id"] = user.get_id()
-            sess["_fresh"] = True
+        sign_in(self.client, user)
+        self.db.session.commit()
         return user
 
     def get(self, *args, **kwargs):

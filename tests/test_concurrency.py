@@ -15,7 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from tests.factories import make_project, make_user, reference
+from tests.factories import make_project, make_user, reference, sign_in
 from tracker.audit.models import AuditEntry
 from tracker.audit.verify import verify
 from tracker.auth.models import User
@@ -143,10 +143,8 @@ def test_simultaneous_decisions_record_exactly_one(app, committed_db, team, verd
 def _login(client, user_id: int) -> None:
     from tracker.extensions import db
 
-    token = db.session.get(User, user_id).get_id()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = token
-        sess["_fresh"] = True
+    with writing():
+        sign_in(client, db.session.get(User, user_id), commit=True)
 
 
 def test_simultaneous_http_approvals_one_wins_one_gets_409(app, committed_db, team):

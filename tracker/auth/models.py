@@ -91,3 +91,17 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+
+class LoginSession(db.Model):
+    """One signed-in browser. The session cookie carries a random secret whose hash is here;
+    logout ends this row, so a copy of the cookie replayed later is refused, while the
+    user's other browsers stay signed in (``User.session_version`` ends them all)."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

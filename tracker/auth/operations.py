@@ -1,10 +1,14 @@
 """User operations: every change is audited; nothing here commits."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, update
 
 from tracker.audit.operations import record
-from tracker.auth.models import Role, Unit, User
+from tracker.auth.models import LoginSession, Role, Unit, User
 from tracker.auth.passwords import hash_password, password_problem
 from tracker.core.db import utcnow
 from tracker.extensions import db
@@ -86,3 +90,44 @@ def set_active(actor, user: User, active: bool) -> None:
 def note_login(user: User) -> None:
     # Not audited as a change of the record: it is a sign-in event.
     user.last_login_at = utcnow()
+
+
+# Ended or abandoned login sessions older than this are deleted when someone signs in.
+SESSION_RETENTION = timedelta(days=30)
+
+
+def _secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def start_session(user: User) -> str:
+    """Record a new signed-in browser; returns the secret to keep in its session cookie."""
+    now = utcnow()
+    db.session.execute(delete(LoginSession).where(
+        LoginSession.created_at < now - SESSION_RETENTION,
+    ).execution_options(synchronize_session=False))
+    secret = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(user_id=user.id, secret_hash=_secret_hash(secret), created_at=now))
+    return secret
+
+
+def end_session(secret: str | None) -> None:
+    """Logout: this browser's session is over, even if a copy of its cookie is replayed."""
+    if not secret:
+        return
+    db.session.execute(update(LoginSession).where(
+        LoginSession.secret_hash == _secret_hash(secret), LoginSession.ended_at.is_(None),
+    ).values(ended_at=utcnow()).execution_options(synchronize_session=False))
+
+
+def session_user(user_id: int, session_version: int, secret: str | None) -> User | None:
+    """The active user of a live login session (one query), or None."""
+    if not secret or not isinstance(secret, str):
+        return None
+    live = select(LoginSession.id).where(
+        LoginSession.user_id == User.id, LoginSession.secret_hash == _secret_hash(secret),
+        LoginSession.ended_at.is_(None),
+    ).exists()
+    return db.session.execute(select(User).where(
+        User.id == user_id, User.session_version == session_version, User.is_active_user.is_(True), live,
+    )).scalar_one_or_none()

@@ -8,26 +8,27 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from tracker.auth.forms import LoginForm
-from tracker.auth.operations import find_user, note_login
+from tracker.auth.operations import end_session, find_user, note_login, session_user, start_session
 from tracker.auth.passwords import hash_password, needs_rehash, verify_password
 from tracker.extensions import db, limiter, login_manager
 
 bp = Blueprint("auth", __name__)
 
 
+SESSION_SECRET_KEY = "sid"  # the login session's secret in the (signed) session cookie
+
+
 @login_manager.user_loader
 def load_user(token: str):
-    from tracker.auth.models import User
-
     try:
         user_id, version = (int(part) for part in token.split(":", 1))
     except ValueError:
         return None
-    user = db.session.get(User, user_id)
-    # A changed session_version (logout everywhere, password change, deactivation) ends it.
-    if user is None or user.session_version != version or not user.is_active:
+    if not (0 < user_id < 2**31 and 0 < version < 2**31):
         return None
-    return user
+    # Ended by logout (this browser), a changed session_version (logout everywhere, password
+    # change, deactivation: every browser) or deactivation: no user.
+    return session_user(user_id, version, session.get(SESSION_SECRET_KEY))
 
 
 def safe_next(target: str | None) -> str | None:
@@ -80,9 +81,11 @@ def login():
             if needs_rehash(user.password_hash):
                 user.password_hash = hash_password(form.password.data)
             note_login(user)
+            secret = start_session(user)
             db.session.commit()
             _fresh_session()
             login_user(user)
+            session[SESSION_SECRET_KEY] = secret
             session.permanent = True
             return redirect(safe_next(request.args.get("next")) or home_for(user))
         # Same message for an unknown user, a wrong password and a deactivated account.
@@ -93,6 +96,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    end_session(session.get(SESSION_SECRET_KEY))
+    db.session.commit()
     logout_user()
     _fresh_session()
     flash(_("您已退出登录。"), "info")

@@ -200,7 +200,10 @@ def _reference_names(history) -> dict[str, dict[str, str]]:
     ids: dict[str, set[int]] = {"source_region_id": set(), "unit_id": set()}
     for entry in history:
         for key, found in ids.items():
-            found.update(v for v in (entry.changes or {}).get(key) or [] if isinstance(v, int))
+            value = (entry.changes or {}).get(key)
+            # An update records [before, after]; a create records the bare value.
+            values = value if isinstance(value, list) else [value]
+            found.update(v for v in values if isinstance(v, int) and not isinstance(v, bool))
     out: dict[str, dict[str, str]] = {"source_region_id": {}, "unit_id": {}}
     for key, model in (("source_region_id", SourceRegion), ("unit_id", Unit)):
         if ids[key]:
