@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite on SQLite and on PostgreSQL; both must pass.
 #
-#   scripts/test.sh              both databases (what `make test` and CI run)
+#   scripts/test.sh              ruff, then both databases (what `make test` and CI run)
 #   scripts/test.sh sqlite       SQLite only
 #   scripts/test.sh pg           PostgreSQL only
 #   scripts/test.sh all -k login extra arguments go to pytest
@@ -75,11 +75,17 @@ run_suite() {  # name, then env assignments for `env`
   rc=${PIPESTATUS[0]}
   set -e
   RESULT[$name]=$rc
-  SUMMARY[$name]=$(grep -E '^=*.*[0-9]+ (passed|failed|error|errors|skipped)' "$log" | tail -n 1 | sed -E 's/^=+ //; s/ =+$//')
+  # `|| true`: a quiet run (-q, -qq) may print no summary line, and grep's miss must not end
+  # the script under `set -e` before the results are reported.
+  SUMMARY[$name]=$(grep -E '^=*.*[0-9]+ (passed|failed|error|errors|skipped)' "$log" | tail -n 1 | sed -E 's/^=+ //; s/ =+$//' || true)
 }
 
 PYTEST_ARGS=("$@")
 status=0
+if [ "$which" = all ]; then
+  say "=== ruff ==="
+  if .venv/bin/ruff check --quiet .; then say "ruff: OK"; else say "ruff: FAILED (see above)"; status=1; fi
+fi
 if [ "$which" = all ] || [ "$which" = sqlite ]; then
   run_suite sqlite -u TEST_DATABASE_URL
 fi

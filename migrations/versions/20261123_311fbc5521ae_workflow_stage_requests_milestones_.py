@@ -5,11 +5,10 @@ Revises: 6b40bda63a3c
 Create Date: 2026-11-23 19:00:10.635210
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import tracker.core.db
-
 
 # revision identifiers, used by Alembic.
 revision = '311fbc5521ae'

@@ -5,11 +5,10 @@ Revises:
 Create Date: 2026-11-23 18:46:43.164163
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import tracker.core.db
-
 
 # revision identifiers, used by Alembic.
 revision = '6b40bda63a3c'
