@@ -2,7 +2,8 @@
 
 Only what differs between machines comes from the environment; everything else is a
 sensible default here. ``SECRET_KEY`` is never a constant in the code: when unset it is
-generated once and kept in ``instance/secret_key`` so sessions survive restarts.
+generated once and kept in ``instance/secret_key`` so sessions survive restarts; likewise
+``AUDIT_KEY`` (the audit chain's HMAC key) in ``instance/audit_key``.
 """
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("TRACKER_INSTANCE_DIR", BASE_DIR / "instance"))
 
 
-def _secret_key() -> str:
-    key = os.environ.get("SECRET_KEY")
+def _secret_key(name: str = "SECRET_KEY", filename: str = "secret_key") -> str:
+    """The environment's value of ``name``, else one generated once into ``instance/filename``."""
+    key = os.environ.get(name)
     if key:
         return key
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    path = INSTANCE_DIR / "secret_key"
+    path = INSTANCE_DIR / filename
     if not path.exists():
         # O_EXCL: two workers starting at once must not write two different keys.
         try:
@@ -74,7 +76,10 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
     LOGIN_LIMIT_PER_IP = "30 per 5 minutes"
-    PAGE_SIZE = 50
+    # PDFs and jobs run in PDF_WORKERS warm worker processes per web process (tracker/jobs);
+    # jobs take at most JOB_WORKERS of them (0: one fewer than PDF_WORKERS, at least one).
+    PDF_WORKERS = 2
+    JOB_WORKERS = 0
 
 
 def load(overrides: dict | None = None) -> dict:
@@ -89,8 +94,14 @@ def load(overrides: dict | None = None) -> dict:
     # throttling per IP) and the scheme come from X-Forwarded-For / X-Forwarded-Proto.
     cfg["TRUST_PROXY"] = _bool("TRUST_PROXY", False)
     cfg["REMEMBER_COOKIE_SECURE"] = cfg["SESSION_COOKIE_SECURE"]
+    for key in ("PDF_WORKERS", "JOB_WORKERS"):
+        if os.environ.get(key, "").strip().isdigit():
+            cfg[key] = int(os.environ[key])
     if overrides:
         cfg.update(overrides)
     if not cfg.get("SECRET_KEY"):
         cfg["SECRET_KEY"] = _secret_key()
+    # Keys the audit log's hash chain (HMAC); kept outside the database on purpose.
+    if not cfg.get("AUDIT_KEY"):
+        cfg["AUDIT_KEY"] = _secret_key("AUDIT_KEY", "audit_key")
     return cfg

@@ -6,9 +6,9 @@
 1. Requests and approvals per second through the service layer (``request_move`` + commit,
    then ``approve`` + commit; sequential, one transaction each, as a web worker would do).
 2. ``flask audit verify`` over 100,000 audit entries: the entries are inserted in bulk with
-   correctly chained hashes computed in Python (``entry_digest``/``hashed_fields``, exactly
-   as ``record`` does), then verified in-process (``verify()``) and as the real command in a
-   subprocess (interpreter + app start-up included). Budget: 5 s.
+   correctly chained keyed hashes computed in Python (``Digester``/``hashed_fields``, the
+   recipe the commit-time chaining uses), then verified in-process (``verify()``) and as the
+   real command in a subprocess (interpreter + app start-up included). Budget: 5 s.
 
 The PostgreSQL database is ``BENCH_PG_URL`` (default ``…/bench_workflow``; dropped and
 re-created), so this does not collide with other benchmarks using ``…/bench``.
@@ -107,15 +107,18 @@ def bench_workflow(app, n: int) -> None:
 
 def _fill_audit(app, total: int) -> int:
     """Append entries (chained, hashed in Python) until the log holds ``total``; return count."""
+    from tracker.audit.hashing import GENESIS, Digester, audit_key, hashed_fields
     from tracker.audit.models import AuditEntry
-    from tracker.audit.operations import GENESIS, entry_digest, hashed_fields
+    from tracker.audit.operations import last_chained
     from tracker.core.db import writing
     from tracker.extensions import db
 
     table = AuditEntry.__table__
     with app.app_context(), writing():
         have = db.session.execute(select(func.count()).select_from(table)).scalar_one()
-        prev = db.session.execute(select(table.c.hash).order_by(table.c.id.desc()).limit(1)).scalar() or GENESIS
+        last = last_chained(db.session.connection())
+        seq, prev = (last[0], last[2]) if last else (0, GENESIS)
+        digester = Digester(audit_key())
         start = datetime.now(timezone.utc) - timedelta(days=400)
         batch = []
         for i in range(max(0, total - have)):
@@ -127,8 +130,9 @@ def _fill_audit(app, total: int) -> int:
                 "changes": {"contracted_investment": [str(10000 + i), str(10000 + i + 500)],
                             "content": ["年产10GWh固态锂电池", f"年产{i % 90 + 10}GWh固态锂电池"]},
             }
-            row["prev_hash"] = prev
-            row["hash"] = prev = entry_digest(prev, hashed_fields(SimpleNamespace(**row)))
+            seq += 1
+            row["seq"], row["prev_hash"] = seq, prev
+            row["hash"] = prev = digester.digest(prev, hashed_fields(SimpleNamespace(**row)))
             batch.append(row)
             if len(batch) == 5000:
                 db.session.execute(insert(table), batch)

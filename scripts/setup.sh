@@ -3,7 +3,8 @@
 # nothing changed, so `make run` and `make test` call it every time.
 #
 #   1. Debian packages: CJK fonts and HarfBuzz's subsetter (fast PDF briefs), Pango
-#      (WeasyPrint), Chromium (end-to-end tests), poppler-utils (PDF checks in tests).
+#      (WeasyPrint), Chromium (end-to-end tests), poppler-utils (PDF checks in tests),
+#      postgresql-client (pg_dump/pg_restore for `flask backup` on PostgreSQL).
 #      Installed with apt-get when missing (as root); skipped when all are present.
 #   2. .venv with the pinned Python packages (requirements-dev.txt includes requirements.txt);
 #      skipped when the requirement files have not changed since the last install.
@@ -23,6 +24,7 @@ APT_PACKAGES=(
   libpangoft2-1.0-0
   chromium
   poppler-utils
+  postgresql-client
 )
 
 say() { printf '[setup] %s\n' "$*"; }

@@ -465,7 +465,7 @@ def run(args) -> int:
             error = staff.locator(".field.has-error").filter(has=staff.locator("[name=company_uscc]"))
             if response is None or response.status != 422 or error.count() != 1:
                 raise StepFailed("a USCC with a wrong check character was not refused beside its field")
-            walk.expect_text(error.locator(".error"), "统一社会信用代码无效", "USCC error message")
+            walk.expect_text(error.locator(".error"), "统一社会信用代码校验位不正确", "USCC error message")
             if staff.locator("[name=registered_capital]").input_value() != "22500":
                 raise StepFailed("the form lost the registered capital after the refusal")
             walk.shot(staff, "staff-registered-uscc-refused")

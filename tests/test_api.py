@@ -185,9 +185,6 @@ def test_openapi_document_is_served(api):
                  "/stage-requests/{request_id}/approve", "/stage-requests/{request_id}/reject",
                  "/projects/{project_id}/audit"):
         assert path in doc["paths"]
-    from tracker.api.openapi import document
-
-    assert doc == json.loads(json.dumps(document()))  # what the schemathesis test runs against
     create = doc["components"]["schemas"]["StageRequestCreate"]
     assert "registered" in create["properties"]["to_stage"]["enum"]
     assert {"company_uscc", "registered_capital", "annual_output"} <= set(create["properties"])

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import socket
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -174,11 +176,16 @@ def test_fast_font_path_no_fonttools_fallback(app, db, ref, brief_fonts, caplog)
 
     assert wp_ffi.harfbuzz_subset is not None, "install libharfbuzz-subset0"
     project = full_project(ref)
-    with caplog.at_level(logging.WARNING, logger="weasyprint"):
-        result = service.brief_pdf(project)
+    # In this process, where caplog sees WeasyPrint's warnings …
+    with caplog.at_level(logging.WARNING, logger="weasyprint"), render.rendering_here():
+        here = service.brief_pdf(project)
     messages = [r.getMessage() for r in caplog.records if r.name.startswith("weasyprint")]
     assert not any(render.SLOW_PATH_MARK in m for m in messages), messages
     assert not any(render.NOTDEF_MARK in m for m in messages), messages
+    assert here.slow_path is False and here.missing == set()
+    # … and in a pool worker, which reports the same checks back.
+    result = service.brief_pdf(project)
+    assert result.pid != os.getpid()
     assert result.slow_path is False
     assert result.missing == set()
 
@@ -281,6 +288,29 @@ def test_hostile_text_is_shown_literally_and_nothing_is_fetched(web, db, ref, mo
     ceremony = make_ceremony(ref, [], name="仪式" + HOSTILE[:100], venue=HOSTILE[:120])
     ceremony_ops.add_project(None, ceremony, project, signatory_local=HOSTILE[:60], signatory_investor=HOSTILE[:60])
 
+    def check(data: bytes, order_sheet: bool = False) -> None:
+        text, reader = pdf_text(data)
+        flat = squash(text)
+        if not order_sheet:  # the order sheet prints names and signatories only
+            assert squash('<script>alert(1)</script>') in flat
+        assert squash('<img src="http://127.0.0.1:9/x">') in flat
+        assert squash('<a rel="attachment" href="file:///etc/passwd">') in flat
+        assert "file:///etc/passwd" in flat
+        assert not reader.attachments  # nothing was attached
+        assert b"/EmbeddedFile" not in data and b"/URI" not in data
+        assert b"root:x:0:0" not in data
+
+    web.login(make_user("manager", ref.city))
+    for url in (f"/projects/{project.id}/brief.pdf", f"/projects/{project.id}/brief.pdf?lang=bilingual"):
+        resp = web.get(url)
+        assert resp.status_code == 200, url
+        check(resp.data)
+    results = [service.booklet_pdf(ceremony), service.order_pdf(ceremony), service.brief_pdf(project)]
+    check(results[0].pdf)
+    check(results[1].pdf, order_sheet=True)
+    assert all(r.denied == [] for r in results)  # the worker's fetcher was not even asked
+
+    # Rendered in this process, where a socket guard can watch: no network either.
     attempts = []
     real_connect = socket.socket.connect
 
@@ -289,25 +319,11 @@ def test_hostile_text_is_shown_literally_and_nothing_is_fetched(web, db, ref, mo
         return real_connect(sock, address)
 
     monkeypatch.setattr(socket.socket, "connect", guard)
-    renderer = render.get_renderer(service.font_dir())
-    denied_before = list(renderer.denied)
-    web.login(make_user("manager", ref.city))
-    for url in (f"/projects/{project.id}/brief.pdf", f"/projects/{project.id}/brief.pdf?lang=bilingual",
-                f"/ceremonies/{ceremony.id}/booklet.pdf", f"/ceremonies/{ceremony.id}/order.pdf"):
-        resp = web.get(url)
-        assert resp.status_code == 200, url
-        text, reader = pdf_text(resp.data)
-        flat = squash(text)
-        if "order" not in url:  # the order sheet prints names and signatories only
-            assert squash('<script>alert(1)</script>') in flat
-        assert squash('<img src="http://127.0.0.1:9/x">') in flat
-        assert squash('<a rel="attachment" href="file:///etc/passwd">') in flat
-        assert "file:///etc/passwd" in flat
-        assert not reader.attachments  # nothing was attached
-        assert b"/EmbeddedFile" not in resp.data and b"/URI" not in resp.data
-        assert b"root:x:0:0" not in resp.data
-    assert attempts == []  # no network
-    assert render.get_renderer(service.font_dir()).denied == denied_before  # no fetch even attempted
+    with render.rendering_here():
+        here = [service.booklet_pdf(ceremony), service.brief_pdf(project, bilingual=True)]
+    check(here[0].pdf)
+    assert attempts == []
+    assert all(r.denied == [] and r.pid == os.getpid() for r in here)
 
 
 def test_fetcher_allows_only_data_and_own_files(app, brief_fonts, tmp_path):
@@ -333,13 +349,13 @@ def test_fetcher_allows_only_data_and_own_files(app, brief_fonts, tmp_path):
 
 def test_html_handed_to_weasyprint_is_escaped(app, db, ref, brief_fonts, monkeypatch):
     seen = {}
-    real = render.Renderer.render
+    real = service.render_pdf
 
-    def spy(self, html, **kw):
+    def spy(html, **kw):
         seen["html"] = html
-        return real(self, html, **kw)
+        return real(html, **kw)
 
-    monkeypatch.setattr(render.Renderer, "render", spy)
+    monkeypatch.setattr(service, "render_pdf", spy)
     project = full_project(ref, content=HOSTILE)
     service.brief_pdf(project)
     assert "<script>" not in seen["html"] and "<img" not in seen["html"] and 'rel="attachment"' not in seen["html"]
@@ -374,7 +390,7 @@ def test_hundreds_of_milestones_get_a_clear_error(app, db, ref):
     assert "500 个进度节点" in err.value.message
 
 
-def test_booklet_of_hundreds_of_projects_is_refused(web, db, ref):
+def test_booklet_of_hundreds_of_projects_is_refused(app, db, ref):
     ceremony = make_ceremony(ref, [])
     projects = [make_project(unit=ref.huangyan, investor=make_investor()) for _ in range(content.MAX_BOOKLET_PROJECTS + 1)]
     ceremony_ops.set_projects(None, ceremony, [p.id for p in projects[:-1]])
@@ -383,47 +399,85 @@ def test_booklet_of_hundreds_of_projects_is_refused(web, db, ref):
 
     db.session.add(CeremonySigning(ceremony=ceremony, project=projects[-1], position=999))
     db.session.flush()
-    web.login(make_user("manager", ref.city))
-    resp = web.get(f"/ceremonies/{ceremony.id}/booklet.pdf")
-    assert resp.status_code == 422
-    assert "超过一本汇编可排版的" in resp.get_data(as_text=True)
+    with pytest.raises(BriefError) as err:
+        service.booklet_pdf(ceremony)  # the booklet job shows this message on its page
+    assert err.value.status == 422 and "超过一本汇编可排版的" in err.value.message
 
 
-def test_render_time_limit_stops_and_recovers(app, db, ref, brief_fonts):
-    html = "<html><body class='brief-doc pdf'>" + "<p>台州市投资促进中心" * 3000 + "</body></html>"
+def _slow_html() -> str:
+    return "<html><body class='brief-doc pdf'>" + "<p>台州市投资促进中心" * 3000 + "</body></html>"
+
+
+def test_render_time_limit_kills_the_worker_and_the_next_brief_renders(app, db, ref, brief_fonts):
+    from tracker.jobs.pool import WorkerPool
+
+    pool = WorkerPool(1)  # one worker: the one that took the slow render is the one we know
+    try:
+        quick = render.render_pdf(render.DEFAULT_WARM_HTML, font_dir=Path(brief_fonts), timeout=60, pool=pool)
+        victim = quick.pid
+        assert victim != os.getpid() and victim in pool.pids()
+        with pytest.raises(render.RenderTimeout):
+            render.render_pdf(_slow_html(), font_dir=Path(brief_fonts), timeout=1, pool=pool)
+        # The worker that ran past its limit is killed (by the pool's manager thread, just
+        # after the request was answered) and reaped; a fresh one replaces it.
+        for _ in range(1200):  # bounded wait, not a timing assertion
+            if not Path(f"/proc/{victim}").exists():
+                break
+            time.sleep(0.05)
+        assert not Path(f"/proc/{victim}").exists()
+        after = render.render_pdf(render.DEFAULT_WARM_HTML, font_dir=Path(brief_fonts), timeout=60, pool=pool)
+        assert after.pages == 1 and after.pid != victim
+    finally:
+        pool.close()
+    # The app's own pool (what requests use) recovers the same way.
+    assert service.brief_pdf(make_project()).pages == 1  # (started and warm)
     with pytest.raises(render.RenderTimeout):
-        render.render_pdf(html, font_dir=Path(brief_fonts), timeout=0.05)
-    # The interrupted renderer was dropped; the next brief renders normally, and no stray
-    # asynchronous exception is left pending in this thread.
-    total = sum(range(100_000))
-    assert total > 0
-    result = service.brief_pdf(make_project())
-    assert result.pages == 1
+        render.render_pdf(_slow_html(), font_dir=Path(brief_fonts), timeout=1)
+    assert service.brief_pdf(make_project()).pages == 1
 
 
-# The time limit interrupts the render thread with an asynchronous exception, repeated until it
-# lands; one may land in a gc callback (hypothesis installs one), which Python reports as
-# "unraisable" and ignores. Harmless, and the next repetition stops the render.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_booklet_timeout_answers_503_with_a_message(web, app, db, ref, monkeypatch):
-    ceremony = make_ceremony(ref, [make_project(), make_project()])
-    monkeypatch.setitem(web.app.config, "BOOKLET_RENDER_TIMEOUT", 0.01)
+def test_brief_timeout_answers_503_with_a_message(web, db, ref, monkeypatch):
+    def too_slow(html, **kw):
+        raise render.RenderTimeout("timeout")
+
+    monkeypatch.setattr(service, "render_pdf", too_slow)
     web.login(make_user("manager", ref.city))
-    resp = web.get(f"/ceremonies/{ceremony.id}/booklet.pdf")
+    resp = web.get(f"/projects/{make_project().id}/brief.pdf")
     assert resp.status_code == 503
     assert "已停止" in resp.get_data(as_text=True)
 
 
+def test_busy_pool_answers_503_busy(app, db, ref, brief_fonts):
+    """Every worker taken by a long render: a brief waits its time limit, then a clear 503; with
+    the waiting room full it is refused at once."""
+    from tracker.jobs.pool import WorkerPool
+
+    font_dir = Path(brief_fonts)
+    for max_waiting in (4, 0):
+        pool = WorkerPool(1, max_waiting=max_waiting)
+        try:
+            render.render_pdf(render.DEFAULT_WARM_HTML, font_dir=font_dir, timeout=60, pool=pool)
+            blocker = pool.schedule(render.render_task, (str(font_dir), _slow_html()), timeout=60)
+            for _ in range(1200):  # until the worker has taken it (bounded: a broken test must not hang)
+                if blocker.running() or blocker.done():
+                    break
+                time.sleep(0.05)
+            assert blocker.running()
+            with pytest.raises(render.RendererBusy):
+                render.render_pdf(render.DEFAULT_WARM_HTML, font_dir=font_dir, timeout=0.5, pool=pool)
+            assert pool.inflight == (2 if max_waiting else 1)  # refused at once: not even queued
+            blocker.cancel()
+        finally:
+            pool.close()
+
+
 # --- booklet and order sheet ----------------------------------------------------------------------
 
-def test_booklet_has_cover_summary_contents_briefs_and_page_numbers(web, db, ref):
+def test_booklet_has_cover_summary_contents_briefs_and_page_numbers(app, db, ref, brief_fonts):
     projects = [full_project(ref, name=f"签约项目{i}号{RARE}", investor_name=f"投资公司{i}号")
                 for i in range(1, 4)]
     ceremony = make_ceremony(ref, projects)
-    web.login(make_user("leader", ref.city))
-    resp = web.get(f"/ceremonies/{ceremony.id}/booklet.pdf")
-    assert resp.status_code == 200
-    text, reader = pdf_text(resp.data)
+    text, reader = pdf_text(service.booklet_pdf(ceremony).pdf)
     flat = squash(text)
     pages = len(reader.pages)
     assert pages >= 3 + 3  # cover, summary, contents, one brief each
@@ -437,28 +491,24 @@ def test_booklet_has_cover_summary_contents_briefs_and_page_numbers(web, db, ref
     assert squash(projects[0].name) in first_brief  # one brief a page, in signing order
 
 
-def test_order_sheet_lists_signatories_in_order(web, db, ref):
+def test_order_sheet_lists_signatories_in_order(app, db, ref, brief_fonts):
     projects = [make_project(name=f"顺序项目{i}") for i in range(3)]
     ceremony = make_ceremony(ref, projects)
     ceremony_ops.move_project(None, ceremony, ceremony_ops.signings_of(ceremony)[2], -1)
-    web.login(make_user("staff", ref.city))
-    resp = web.get(f"/ceremonies/{ceremony.id}/order.pdf")
-    assert resp.status_code == 200
-    flat = squash(pdf_text(resp.data)[0])
+    flat = squash(pdf_text(service.order_pdf(ceremony).pdf)[0])
     assert "签约顺序表" in flat and "朱嘉诚2" in flat and "杨立新2" in flat
     assert flat.index("顺序项目0") < flat.index("顺序项目2") < flat.index("顺序项目1")
 
 
-def test_ceremony_pdfs_follow_ceremony_scope(web, db, ref):
-    ceremony = make_ceremony(ref, [make_project()])
-    web.login(make_user("manager", ref.huangyan))
-    assert web.get(f"/ceremonies/{ceremony.id}/booklet.pdf").status_code == 404
-    assert web.get(f"/ceremonies/{ceremony.id}/order.pdf").status_code == 404
-
-
 # --- command line ------------------------------------------------------------------------
 
-def test_cli_writes_project_brief_and_booklet(app, db, ref, brief_fonts, tmp_path):
+def test_cli_writes_project_brief_and_booklet(app, db, ref, brief_fonts, tmp_path, monkeypatch):
+    from tracker.jobs import pool
+
+    def no_pool(*a, **kw):
+        raise AssertionError("the command line renders in its own process, without a worker pool")
+
+    monkeypatch.setattr(pool, "get_pool", no_pool)
     project = full_project(ref)
     ceremony = make_ceremony(ref, [project])
     runner = app.test_cli_runner()
@@ -482,7 +532,7 @@ def test_system_font_fallback_still_renders_rare_characters(app, db, ref, tmp_pa
     renderer = render.Renderer(tmp_path)  # an empty font directory
     assert renderer.files == []
     html = f"<html><body class='brief-doc pdf'><h1 class='title'>{RARE}</h1><p>{RARE}台州</p></body></html>"
-    result = renderer.render(html, timeout=30)
+    result = renderer.render(html)
     assert result.missing == set() and not result.slow_path
     assert all(ch in pdf_text(result.pdf)[0] for ch in RARE)
 

@@ -144,7 +144,7 @@ def test_create_records_audit(client, ref, login, db):
 
 
 def test_duplicate_name_case_insensitive(client, ref, login):
-    make_investor(unit=ref.linhai, name="BSG Group 韩国")
+    make_investor(unit=ref.huangyan, name="BSG Group 韩国")
     login(make_user("staff", ref.huangyan))
     resp = client.post("/investors/new", data=form_data(ref, name="bsg group 韩国"))
     assert resp.status_code == 422
@@ -157,7 +157,7 @@ def test_duplicate_name_case_insensitive(client, ref, login):
 
 
 def test_duplicate_uscc(client, ref, login):
-    existing = make_investor(unit=ref.linhai)
+    existing = make_investor(unit=ref.huangyan)
     login(make_user("staff", ref.huangyan))
     resp = client.post("/investors/new", data=form_data(ref, uscc=existing.uscc.lower()))
     assert resp.status_code == 422
@@ -402,7 +402,7 @@ def test_duplicate_racing_past_the_check_is_a_field_message(db, ref, monkeypatch
     from tracker.projects.operations import FieldErrors
 
     actor = make_user("staff", ref.huangyan)
-    existing = make_investor(unit=ref.linhai, name="先到公司")
+    existing = make_investor(unit=ref.huangyan, name="先到公司")
     real = ops.duplicate_errors
     calls = []
 

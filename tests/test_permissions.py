@@ -10,11 +10,13 @@ import io
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
-from tests.factories import make_project, make_user
+from tests.factories import make_investor, make_project, make_user, uscc
+from tracker.audit.models import AuditEntry
 from tracker.ceremonies.operations import add_project, create_ceremony
-from tracker.projects.models import Industry
+from tracker.projects.models import Industry, Investor, Project
 from tracker.workflow.attachments import store_upload
 
 ROLES = ("staff", "manager", "leader", "admin")
@@ -47,6 +49,9 @@ MATRIX = [
     ("GET", "/investors/new", _expect(EDIT), False),
     ("GET", "/investors/{investor}", _expect(VIEW), True),
     ("GET", "/investors/{investor}/edit", _expect(EDIT), True),
+    # An empty form is refused (422) — but only after scope: another county's investor is 404.
+    ("POST", "/investors/new", _expect(EDIT, 422), False),
+    ("POST", "/investors/{investor}/edit", _expect(EDIT, 422), True),
     ("GET", "/admin/users", _expect(ADMIN), False),
     ("GET", "/admin/users/new", _expect(ADMIN), False),
     ("GET", "/admin/users/{user}/edit", _expect(ADMIN), False),
@@ -90,12 +95,16 @@ MATRIX = [
     ("GET", "/ceremonies/{ceremony}/projects/{signing}/edit", _expect(MANAGE), True),
     ("POST", "/ceremonies/{ceremony}/projects/{signing}/move", _expect(MANAGE, REDIRECT), True),
     ("POST", "/ceremonies/{ceremony}/projects/{signing}/remove", _expect(MANAGE, REDIRECT), True),
-    ("GET", "/ceremonies/{ceremony}/booklet.pdf", _expect(VIEW), True),
-    ("GET", "/ceremonies/{ceremony}/order.pdf", _expect(VIEW), True),
+    # The booklet and order-sheet buttons queue a job and redirect to its page.
+    ("POST", "/ceremonies/{ceremony}/booklet", _expect(VIEW, REDIRECT), True),
+    ("POST", "/ceremonies/{ceremony}/order-sheet", _expect(VIEW, REDIRECT), True),
 ]
 
 # Routes every signed-in role may use, or that are public.
-OPEN_ROUTES = {"/login", "/logout", "/healthz", "/", "/favicon.ico", "/language/<code>", "/static/<path:filename>"}
+OPEN_ROUTES = {"/login", "/logout", "/healthz", "/", "/favicon.ico", "/language/<code>", "/static/<path:filename>",
+               # A job is its owner's only (anyone else: 404), whatever the role: tests/test_jobs.py.
+               "/jobs/<int:job_id>", "/jobs/<int:job_id>/status", "/jobs/<int:job_id>/download",
+               "/jobs/<int:job_id>/cancel"}
 
 
 @pytest.fixture()
@@ -181,3 +190,62 @@ def test_deactivated_user_is_logged_out(client, login_as, world, db):
     db.session.commit()
     resp = client.get("/projects/")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+# --- Investors across units ---------------------------------------------------------------------
+# Each unit keeps its own investor records: a project filed under a unit names (and may fill in
+# the USCC of) only that unit's investor; naming another unit's company records it anew in the
+# project's unit. Whoever files — the county's own staff or the city's — the other unit's record
+# is neither shown nor changed.
+
+
+def _new_project(ref, investor_name, code):
+    return {
+        "name": "跨单位投资方测试项目", "investor_name": investor_name, "investor_uscc": code,
+        "source_region_id": ref.region.id, "investor_country": "", "industry_id": ref.industry.id,
+        "unit_id": ref.huangyan.id, "platform_id": "", "owner_id": "", "stage": "signed",
+        "signed_on": "2024-12-20", "contracted_investment": "1000", "fixed_asset_investment": "",
+        "foreign_investment_usd": "", "funds_in_place": "", "land_area_mu": "", "content": "",
+        "expected_output": "", "expected_tax": "", "expected_jobs": "",
+    }
+
+
+@pytest.mark.parametrize("spec", [s for s in USERS if s.split("@")[0] in EDIT])
+@pytest.mark.parametrize("named", ["own", "other"])
+def test_a_project_names_only_its_own_units_investor(client, login_as, world, db, spec, named):
+    ref = world["ref"]
+    investor = make_investor(unit=ref.huangyan if named == "own" else ref.linhai, name=f"{named}单位投资方",
+                             uscc=None, introduction="只给本单位看的简介")
+    user = login_as(world["users"][spec])
+    code = uscc()
+    resp = client.post("/projects/new", data=_new_project(ref, investor.name, code))
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    project = db.session.execute(select(Project).where(Project.name == "跨单位投资方测试项目")).scalar_one()
+    assert project.investor.unit_id == ref.huangyan.id
+    db.session.refresh(investor)
+    if named == "own":
+        assert project.investor_id == investor.id and investor.uscc == code
+    else:
+        assert project.investor_id != investor.id and project.investor.uscc == code
+        assert investor.uscc is None
+        assert db.session.execute(select(AuditEntry).where(
+            AuditEntry.object_type == "investor", AuditEntry.object_id == investor.id,
+            AuditEntry.actor_id == user.id)).first() is None
+        assert "只给本单位看的简介" not in client.get(f"/projects/{project.id}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("spec", USERS)
+def test_another_units_investor_is_seen_and_changed_by_the_city_only(client, login_as, world, db, spec):
+    role, unit = spec.split("@")
+    theirs = world["other"].investor
+    login_as(world["users"][spec])
+    listing = client.get("/investors/?q=" + theirs.name)
+    if role in VIEW:
+        assert (f'href="/investors/{theirs.id}"' in listing.get_data(as_text=True)) == (unit == "city")
+    form = {"name": "改名公司", "uscc": theirs.uscc, "source_region_id": theirs.source_region_id, "country": "",
+            "unit_id": theirs.unit_id, "introduction": "", "version": theirs.version_id}
+    resp = client.post(f"/investors/{theirs.id}/edit", data=form)
+    expected = (302 if role in EDIT else 403) if unit == "city" else MISSING
+    assert resp.status_code == expected
+    renamed = db.session.execute(select(Investor.name).where(Investor.id == theirs.id)).scalar_one()
+    assert (renamed == "改名公司") == (expected == 302)

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 import config as app_config
 from tracker.core.db import write_intent
-from tracker.extensions import babel, csrf, db, limiter, login_manager, migrate
+from tracker.extensions import babel, csrf, db, limiter, login_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +30,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         instance_path=str(app_config.INSTANCE_DIR),
     )
     app.config.from_mapping(app_config.load(overrides))
+    from tracker.core.sessions import ScreenSessionInterface
+    app.session_interface = ScreenSessionInterface()
     if app.config.get("TRUST_PROXY"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -37,7 +39,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.setdefault("UPLOAD_DIR", str(Path(app.instance_path) / "uploads"))  # outside static
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    if app.config.get("LOAD_MIGRATIONS", True):
+        # Imported here: Flask-Migrate pulls in Alembic (a few tenths of a second), which the
+        # PDF/job worker processes never need (they pass LOAD_MIGRATIONS=False).
+        from flask_migrate import Migrate
+        Migrate(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale,
                    default_translation_directories=str(ROOT / "tracker" / "translations"))
@@ -48,6 +54,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.login_message = None
     login_manager.session_protection = "basic"
 
+    from tracker.core import request_guards
+    request_guards.install(app)  # before the blueprints: their <int:…> rules take its id converter
+
     _import_models()
     _register_blueprints(app)
     _register_request_hooks(app)
@@ -57,6 +66,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     formatting.register(app)
     security.register(app)
     _register_template_globals(app)
+
+    from tracker.core import lifecycle
+    lifecycle.install(app)  # after every blueprint and route: it wraps each view
 
     from tracker.cli import register as register_cli
     register_cli(app)
@@ -69,6 +81,7 @@ def _import_models() -> None:
     import tracker.audit.models
     import tracker.auth.models
     import tracker.ceremonies.models
+    import tracker.jobs.models
     import tracker.projects.models
     import tracker.workflow.models  # noqa: F401
 
@@ -79,6 +92,7 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.auth.views import bp as auth_bp
     from tracker.briefs.views import bp as briefs_bp
     from tracker.ceremonies.views import bp as ceremonies_bp
+    from tracker.jobs.views import bp as jobs_bp
     from tracker.projects.investor_views import bp as investors_bp
     from tracker.projects.reference_views import bp as reference_bp
     from tracker.projects.views import bp as projects_bp
@@ -95,6 +109,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(workflow_bp)
     app.register_blueprint(attachments_bp)
+    app.register_blueprint(jobs_bp)
 
     @app.get("/healthz")
     def healthz():
@@ -139,10 +154,7 @@ def _register_template_globals(app: Flask) -> None:
     from tracker.core.permissions import can
     from tracker.workflow import stages
 
-    def has_endpoint(name: str) -> bool:
-        return name in app.view_functions
-
-    app.jinja_env.globals.update(can=can, stages=stages, has_endpoint=has_endpoint, stage_badge=stage_badge)
+    app.jinja_env.globals.update(can=can, stages=stages, stage_badge=stage_badge)
 
     @app.context_processor
     def inject_locale():

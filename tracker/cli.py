@@ -19,11 +19,13 @@ def _read_password(prompt: bool) -> str:
 
 def register(app: Flask) -> None:
     from tracker.audit.cli import register as register_audit
+    from tracker.backup.cli import register as register_backup
     from tracker.briefs.cli import register as register_briefs
     from tracker.core.db import write_intent
 
     register_briefs(app)
     register_audit(app)
+    register_backup(app)
 
     @app.cli.group("seed")
     def seed_group():

@@ -32,10 +32,12 @@ from tracker.audit.operations import record
 from tracker.auth.models import Role, Unit, User
 from tracker.auth.passwords import hash_password
 from tracker.ceremonies.models import Ceremony, CeremonySigning
+from tracker.core.input import Choices, InputError, validate
 from tracker.core.uscc import is_valid as uscc_is_valid
 from tracker.core.uscc import normalize as uscc_normalize
 from tracker.extensions import db
 from tracker.projects.models import Industry, Investor, Platform, Project, SourceRegion
+from tracker.projects.schemas import ProjectFields
 from tracker.workflow.models import Milestone
 from tracker.workflow.stages import CODES as STAGE_CODES
 from tracker.workflow.stages import MAIN_CODES, MILESTONE_CODES
@@ -145,15 +147,6 @@ def _money(kind: str, row: dict, field: str) -> Decimal | None:
     if not amount.is_finite() or amount < 0:
         raise SeedError(f"{_label(kind, row)}: {field} must be a non-negative number")
     return amount
-
-
-def _int(kind: str, row: dict, field: str) -> int | None:
-    value = row.get(field)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SeedError(f"{_label(kind, row)}: {field} must be a non-negative whole number")
-    return value
 
 
 def _date(kind: str, row: dict, field: str) -> date | None:
@@ -363,28 +356,33 @@ def _load_investors(data: dict, ref: _Ref, counts: dict[str, int]) -> dict[str, 
         if isinstance(p, dict) and p.get("investor") and p.get("unit"):
             first_unit.setdefault(p["investor"], p["unit"])
 
+    def unit_of(name: str, row: dict) -> Unit:
+        if row.get("unit"):
+            return ref.unit("investor", row)
+        if name in first_unit:
+            return ref.unit("investor", {"name": name, "unit": first_unit[name]})
+        return ref.city
+
+    # Each unit keeps its own investor records: an existing one is found within its unit only.
+    units = [unit_of(name, row) for name, row in zip(names, rows)]
     conditions = []
     if names:
         conditions.append(Investor.name.in_(names))
     if codes:
         conditions.append(Investor.uscc.in_(codes))
-    found = session.execute(select(Investor).where(or_(*conditions))).scalars().all() if conditions else []
-    by_name = {i.name: i for i in found}
-    by_uscc = {i.uscc: i for i in found if i.uscc}
+    found = session.execute(
+        select(Investor).where(Investor.unit_id.in_({u.id for u in units}), or_(*conditions))
+    ).scalars().all() if conditions else []
+    by_name = {(i.unit_id, i.name): i for i in found}
+    by_uscc = {(i.unit_id, i.uscc): i for i in found if i.uscc}
 
     investors: dict[str, Investor] = {}
     created: list[tuple[Investor, dict]] = []
-    for name, row in zip(names, rows):
+    for name, row, unit in zip(names, rows, units):
         code = uscc_normalize(str(row["uscc"])) if row.get("uscc") is not None else None
-        investor = by_name.get(name) or (by_uscc.get(code) if code else None)
+        investor = by_name.get((unit.id, name)) or (by_uscc.get((unit.id, code)) if code else None)
         if investor is None:
             region = ref.regions[row["source_region"]]
-            if row.get("unit"):
-                unit = ref.unit("investor", row)
-            elif name in first_unit:
-                unit = ref.unit("investor", {"name": name, "unit": first_unit[name]})
-            else:
-                unit = ref.city
             country = _text("investor", row, "country", max_len=40)
             if region.is_foreign and not country:
                 raise SeedError(f"{_label('investor', row)}: a foreign investor needs a country")
@@ -413,7 +411,7 @@ PROJECT_REQUIRED = ("name", "investor", "unit", "industry", "stage", "contracted
 PROJECT_OPTIONAL = (
     "platform", "signed_on", "fixed_asset_investment", "foreign_investment_usd", "funds_in_place",
     "land_area_mu", "content", "expected_output", "expected_tax", "expected_jobs",
-    "is_provincial_major", "is_qianxiang_wanyi", "is_yrd_major", "owner",
+    "is_provincial_major", "is_qianxiang_wanyi", "is_yrd_major", "owner", "contact_phone",
     # stage evidence and side-state details (see workflow/stages.py STAGE_REQUIREMENTS)
     "company_uscc", "registered_capital", "land_certificate_no", "construction_permit_no",
     "annual_output", "paused_from_stage", "expected_resume_on", "status_reason",
@@ -510,6 +508,28 @@ def _ceremony_of(data: dict) -> dict[str, dict]:
     return out
 
 
+def _project_input(row: dict, name: str, investor: Investor, unit: Unit, industry: Industry,
+                   platform: Platform | None, owner: User | None, signed_on: date | None, stage: str,
+                   choices: dict[str, Choices]) -> dict[str, Any]:
+    """A seed project's typed fields, validated by ``ProjectFields`` (SeedError naming the row)."""
+    data = {key: row.get(key) for key in (
+        "contracted_investment", "fixed_asset_investment", "foreign_investment_usd", "funds_in_place",
+        "land_area_mu", "content", "expected_output", "expected_tax", "expected_jobs", "contact_phone",
+        "is_provincial_major", "is_qianxiang_wanyi", "is_yrd_major")}
+    data.update(name=name, investor_name=investor.name, unit_id=unit.id, industry_id=industry.id,
+                platform_id=platform.id if platform else None, owner_id=owner.id if owner else None,
+                signed_on=signed_on)
+    for key in ("fixed_asset_investment", "foreign_investment_usd", "funds_in_place", "land_area_mu",
+                "contracted_investment", "expected_output", "expected_tax"):
+        if isinstance(data[key], float):
+            data[key] = str(data[key])  # YAML floats as written (1.5, not 1.5000000001)
+    try:
+        values = validate(ProjectFields, data, context={"choices": choices, "current_stage": stage})
+    except InputError as err:
+        raise SeedError(f"{_label('project', row)}: " + "; ".join(f"{k}: {v}" for k, v in err.errors.items())) from None
+    return values.project_values()
+
+
 def _load_projects(data: dict, ref: _Ref, users: dict[str, User], investors: dict[str, Investor],
                    counts: dict[str, int]) -> dict[str, Project]:
     session = db.session
@@ -530,14 +550,19 @@ def _load_projects(data: dict, ref: _Ref, users: dict[str, User], investors: dic
             staff_of.setdefault(user.unit.id, user)
 
     existing = {
-        p.name: p for p in session.execute(select(Project).where(Project.name.in_(names))).scalars()
+        (p.unit_id, p.name): p for p in session.execute(select(Project).where(Project.name.in_(names))).scalars()
     } if names else {}
+    choices = {
+        "unit_id": Choices.of(ref.units.values()), "industry_id": Choices.of(ref.industries.values()),
+        "platform_id": Choices.of(ref.platforms.values()), "source_region_id": Choices.of(ref.regions.values()),
+        "owner_id": Choices.of(users.values(), label=lambda u: u.username, name_columns=("username",)),
+    }
 
     projects: dict[str, Project] = {}
     created: list[tuple[Project, dict]] = []
     plans: dict[str, dict[str, tuple[date | None, date | None]]] = {}
     for name, row in zip(names, rows):
-        project = existing.get(name)
+        project = existing.get((ref.unit("project", row).id, name))  # names are unique per unit
         if project is not None:
             projects[name] = project
             continue
@@ -549,6 +574,9 @@ def _load_projects(data: dict, ref: _Ref, users: dict[str, User], investors: dic
         investor = investors.get(row["investor"])
         if investor is None:
             raise SeedError(f"{_label(kind, row)}: unknown investor {row['investor']!r}")
+        if investor.unit_id != unit.id:
+            raise SeedError(f"{_label(kind, row)}: investor {investor.name!r} belongs to {investor.unit.name}, "
+                            f"not {unit.name} (each unit keeps its own investor records)")
         industry = ref.industries.get(row["industry"])
         if industry is None:
             raise SeedError(f"{_label(kind, row)}: unknown industry {row['industry']!r}")
@@ -579,29 +607,12 @@ def _load_projects(data: dict, ref: _Ref, users: dict[str, User], investors: dic
             owner = staff_of.get(unit.id) or staff_of.get(ref.city.id)
         milestones = _milestones(row)
         _check_progress(row, stage, signed_on, milestones)
-        contracted = _money(kind, row, "contracted_investment")
-        funds = _money(kind, row, "funds_in_place") or Decimal(0)
+        # The fields a user could type go through the same input schema as the form and the API.
+        values = _project_input(row, name, investor, unit, industry, platform, owner, signed_on, stage, choices)
         project = Project(
-            name=name,
+            **values,
             investor=investor,
-            industry=industry,
-            unit=unit,
-            platform=platform,
-            owner=owner,
             stage=stage,
-            signed_on=signed_on,
-            contracted_investment=contracted,
-            fixed_asset_investment=_money(kind, row, "fixed_asset_investment"),
-            foreign_investment_usd=_money(kind, row, "foreign_investment_usd"),
-            funds_in_place=funds,
-            land_area_mu=_money(kind, row, "land_area_mu"),
-            content=_text(kind, row, "content"),
-            expected_output=_money(kind, row, "expected_output"),
-            expected_tax=_money(kind, row, "expected_tax"),
-            expected_jobs=_int(kind, row, "expected_jobs"),
-            is_provincial_major=_bool(kind, row, "is_provincial_major"),
-            is_qianxiang_wanyi=_bool(kind, row, "is_qianxiang_wanyi"),
-            is_yrd_major=_bool(kind, row, "is_yrd_major"),
             company_uscc=uscc_normalize(str(row["company_uscc"])) if row.get("company_uscc") else None,
             registered_capital=_money(kind, row, "registered_capital"),
             land_certificate_no=_text(kind, row, "land_certificate_no", max_len=60) or None,
@@ -643,8 +654,8 @@ def _load_ceremonies(data: dict, ref: _Ref, projects: dict[str, Project], counts
     rows = _rows(data, "ceremonies")  # checked by _ceremony_of
     names = [_text("ceremony", r, "name", max_len=120) for r in rows]
     _unique("ceremony", names)
-    existing = {
-        c.name: c for c in session.execute(select(Ceremony).where(Ceremony.name.in_(names))).scalars()
+    existing = {  # names are unique per host unit
+        (c.unit_id, c.name): c for c in session.execute(select(Ceremony).where(Ceremony.name.in_(names))).scalars()
     } if names else {}
     project_ids = [p.id for p in projects.values()]
     signed = set(session.execute(
@@ -652,7 +663,7 @@ def _load_ceremonies(data: dict, ref: _Ref, projects: dict[str, Project], counts
     ).scalars()) if project_ids else set()
 
     for name, row in zip(names, rows):
-        ceremony = existing.get(name)
+        ceremony = existing.get((ref.unit("ceremony", row).id, name))
         is_new = ceremony is None
         if is_new:
             ceremony = Ceremony(

@@ -162,7 +162,7 @@ def test_staff_creates_a_project_after_fixing_bad_input(live_server, page):
 
     # Both mistakes are explained beside their fields; everything typed is still there.
     expect(_field(page, "contracted_investment").locator(".error")).to_contain_text("金额不能为负数")
-    expect(_field(page, "investor_uscc").locator(".error")).to_contain_text("统一社会信用代码无效")
+    expect(_field(page, "investor_uscc").locator(".error")).to_contain_text("统一社会信用代码")
     expect(page.locator(".field.has-error")).to_have_count(2)
     expect(page.locator("[name='name']")).to_have_value(name)
     expect(page.locator("[name='investor_name']")).to_have_value(investor)

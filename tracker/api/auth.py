@@ -75,6 +75,20 @@ def revoke_token(prefix: str, actor: User | None = None) -> ApiToken:
     return token
 
 
+def revoke_user_tokens(user: User, actor: User | None = None, *, reason: str = "") -> int:
+    """Revoke every live token of ``user`` (one audit entry each); returns how many."""
+    live = db.session.execute(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).scalars().all()
+    now = utcnow()
+    for token in live:
+        token.revoked_at = now
+        record(actor, "api_token.revoke", token,
+               {"prefix": token.prefix, "revoked": [False, True], **({"reason": reason} if reason else {})})
+    db.session.flush()
+    return len(live)
+
+
 def tokens_for(user: User) -> list[ApiToken]:
     return list(db.session.execute(
         select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
@@ -124,5 +138,4 @@ def _touch(token: ApiToken) -> None:
             )
     except OperationalError:  # SQLite busy in a read transaction: skip this time
         return
-    # End the bookkeeping transaction now: a GET must not hold a write lock while it reads.
-    db.session.commit()
+    # Committed with the request's work by the one request lifecycle (core.lifecycle).

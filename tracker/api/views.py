@@ -1,109 +1,98 @@
 """JSON API v1 (``/api/v1``): projects, stage requests and decisions, the audit timeline,
 signing ceremonies.
 
-Token-authenticated (``Authorization: Bearer tzt_…``, see ``api/auth.py``); the session cookie
-is never read here, so there is no CSRF to guard and the blueprint is exempt from CSRFProtect.
-Same flow and permissions as the screens: load (404 when missing or out of the user's unit
-scope) → permission (403) → validate (the screens' WTForms form; 422 with field messages) →
-one operation → one commit. Errors are ``{"error": {"code", "message", "fields"}}``.
+Token-authenticated (``Authorization: Bearer tzt_…``): Flask-Login's request loader reads the
+token (``load_api_user``) and the session cookie is never taken for an API user, so there is
+no CSRF to guard and the blueprint is exempt from CSRFProtect. Same lifecycle and permissions
+as the screens: load (404 when missing or out of the user's unit scope) → permission (403) →
+validate (the input schemas; 422 with a message per field) → one operation → the one commit
+of ``tracker.core.lifecycle``. Each route is declared with ``operation(...)``, which also
+documents it in the OpenAPI document. Errors are ``{"error": {"code", "message", "fields"}}``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request, url_for
-from flask.sessions import SessionInterface
+from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.datastructures import MultiDict
 
-from tracker.api import schemas
+from tracker.api import schemas as out
 from tracker.api.auth import authenticate
-from tracker.api.schemas import ApiError, invalid
+from tracker.api.openapi import OPERATIONS, Body, Operation
+from tracker.api.schemas import ApiError, Naming, invalid
 from tracker.audit.models import AuditEntry
 from tracker.auth.models import Unit
 from tracker.ceremonies import operations as ceremony_ops
-from tracker.ceremonies.forms import CeremonyForm
+from tracker.ceremonies import schemas as ceremony_schemas
 from tracker.ceremonies.models import Ceremony
+from tracker.core.input import InputError, Schema, validate
 from tracker.core.pagination import Page
-from tracker.core.permissions import can, in_scope, require, scope_filter
+from tracker.core.permissions import can, in_scope, require
 from tracker.extensions import csrf, db, login_manager
-from tracker.projects.forms import ProjectForm
+from tracker.projects import schemas as project_schemas
+from tracker.projects.choices import project_choices
+from tracker.projects.choices import units as unit_choices
 from tracker.projects.models import Project
-from tracker.projects.operations import (
-    FieldErrors,
-    StaleEdit,
-    create_project,
-    update_project,
-)
-from tracker.projects.queries import SIZE_BANDS, SORTS, ProjectFilters, project_page
-from tracker.projects.views import _fill_choices, _investor_values, _values
+from tracker.projects.operations import ArchivedProject, FieldErrors, StaleEdit, create_project, update_project
+from tracker.projects.queries import ProjectFilters, project_page
 from tracker.workflow import operations as wf
+from tracker.workflow import schemas as workflow_schemas
 from tracker.workflow.models import StageRequest
-from tracker.workflow.stages import CODES
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
-MAX_ID = schemas.MAX_ID  # larger ids cannot exist (and would overflow the database's integer)
-PUBLIC_ENDPOINTS = {"api.openapi"}
+PROJECT_NAMES = Naming(project_schemas.API_NAMES, project_schemas.API_NESTED)
+CEREMONY_NAMES = Naming(ceremony_schemas.API_NAMES)
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(bp.url_prefix + "/")
+
+
+def operation(rule: str, method: str, operation_id: str, summary: str, response: type, *,
+              status: int = 200, body: Body | None = None, query: type[Schema] | None = None,
+              errors: tuple[int, ...] = (), public: bool = False) -> Callable:
+    """Register an API route and document it (``api/openapi.py``)."""
+    op = Operation(rule, method, operation_id, summary, response, status, body, query, errors, public)
+    OPERATIONS.append(op)
+
+    def register(view: Callable) -> Callable:
+        view.api_public = public  # type: ignore[attr-defined]
+        bp.add_url_rule(rule, view_func=view, methods=[method])
+        return view
+
+    return register
 
 
 # --- Authentication and error shape ----------------------------------------------------------
 
 
-class NoSessionForApi(SessionInterface):
-    """Wraps the app's session interface: under /api/ the cookie is neither read nor written."""
-
-    def __init__(self, inner: SessionInterface):
-        self.inner = inner
-
-    def open_session(self, app, request):
-        if request.path.startswith(bp.url_prefix + "/"):
-            return self.make_null_session(app)
-        return self.inner.open_session(app, request)
-
-    def save_session(self, app, session, response):
-        return self.inner.save_session(app, session, response)
-
-    def __getattr__(self, name):  # anything else (e.g. get_signing_serializer) is the inner's
-        return getattr(self.inner, name)
-
-
-@bp.record_once
-def _install_session_guard(state) -> None:
-    state.app.session_interface = NoSessionForApi(state.app.session_interface)
+@login_manager.request_loader
+def load_api_user(req) -> Any:
+    """The API's user comes from the Bearer token only (screens use the session cookie)."""
+    if not req.path.startswith(bp.url_prefix + "/"):
+        return None
+    return authenticate(req.headers.get("Authorization"))
 
 
 @bp.before_request
-def _authenticate():
-    g._login_user = login_manager.anonymous_user()  # never a user loaded from the cookie
-    if request.endpoint in PUBLIC_ENDPOINTS:
+def _require_token():
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "api_public", False) or current_user.is_authenticated:
         return None
-    header = request.headers.get("Authorization")
-    user = authenticate(header)
-    if user is None:
-        db.session.rollback()
-        challenge = 'Bearer realm="tracker-api"'
-        if header:  # RFC 6750: say why when credentials were sent
-            challenge += ', error="invalid_token"'
-        err = ApiError(401, _("需要有效的 API 令牌：请在请求头中提供 Authorization: Bearer <令牌>。"),
-                       headers={"WWW-Authenticate": challenge})
-        return _error_response(err)
-    g._login_user = user  # current_user for permissions helpers and operations
-    return None
-
-
-@bp.teardown_request
-def _forget_user(exc):
-    # Tests share one app context (and so one ``g``) across requests.
-    g.pop("_login_user", None)
+    challenge = 'Bearer realm="tracker-api"'
+    if request.headers.get("Authorization"):  # RFC 6750: say why when credentials were sent
+        challenge += ', error="invalid_token"'
+    raise ApiError(401, _("需要有效的 API 令牌：请在请求头中提供 Authorization: Bearer <令牌>。"),
+                   headers={"WWW-Authenticate": challenge})
 
 
 @bp.after_request
@@ -112,7 +101,9 @@ def _no_store(resp):
     return resp
 
 
-def _error_response(err: ApiError):
+@bp.errorhandler(ApiError)
+def _api_error(err: ApiError):
+    db.session.rollback()
     resp = jsonify(err.body())
     resp.status_code = err.status
     for key, value in err.headers.items():
@@ -120,114 +111,66 @@ def _error_response(err: ApiError):
     return resp
 
 
-@bp.errorhandler(ApiError)
-def _api_error(err: ApiError):
-    db.session.rollback()
-    return _error_response(err)
-
-
 def _workflow_error(err: wf.WorkflowError) -> ApiError:
     return ApiError(err.status, err.message, err.errors if err.status == 422 else None)
 
 
-# --- Helpers -----------------------------------------------------------------------------------
+# --- Loading ---------------------------------------------------------------------------------
 
 
-def _get(model, obj_id: int, **kw):
-    if obj_id > MAX_ID:
-        return None
-    return db.session.get(model, obj_id, **kw)
+def _load(model: type, obj_id: int, missing: str, action: str, unit_of: Callable[[Any], int], **kw) -> Any:
+    obj = db.session.get(model, obj_id, **kw)  # ids beyond any row never reach here (core.request_guards)
+    if obj is None or not in_scope(current_user, unit_of(obj)):
+        raise ApiError(404, missing)
+    if not can(action, obj if hasattr(obj, "unit_id") else getattr(obj, "project", None)):
+        raise ApiError(403, _("您的角色不能进行此操作。"))
+    return obj
 
 
 def _load_project(project_id: int, action: str = "project.view") -> Project:
-    project = _get(Project, project_id, options=[joinedload(Project.investor)])
-    if project is None:
-        raise ApiError(404, _("找不到该项目。"))
-    if not in_scope(current_user, project.unit_id):
-        raise ApiError(404, _("找不到该项目。"))
-    if not can(action, project):
-        raise ApiError(403, _("您的角色不能进行此操作。"))
-    return project
+    return _load(Project, project_id, _("找不到该项目。"), action, lambda p: p.unit_id,
+                 options=[joinedload(Project.investor)])
 
 
 def _load_request(request_id: int) -> StageRequest:
-    req = _get(StageRequest, request_id, options=[joinedload(StageRequest.project)])
-    if req is None or not in_scope(current_user, req.project.unit_id):
-        raise ApiError(404, _("找不到该申请。"))
-    if not can("project.view", req.project):
-        raise ApiError(403, _("您的角色不能进行此操作。"))
-    return req
+    return _load(StageRequest, request_id, _("找不到该申请。"), "project.view", lambda r: r.project.unit_id,
+                 options=[joinedload(StageRequest.project)])
 
 
-def _int_param(name: str, default: int, minimum: int, maximum: int, errors: dict[str, str]) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not minimum <= int(raw) <= maximum:
-        errors[name] = _("应为 %(a)d 至 %(b)d 之间的整数。", a=minimum, b=maximum)
-        return default
-    return int(raw)
+def _load_ceremony(ceremony_id: int, action: str = "ceremony.view") -> Ceremony:
+    return _load(Ceremony, ceremony_id, _("找不到该签约仪式。"), action, lambda c: c.unit_id)
 
 
-def _paging(errors: dict[str, str]) -> tuple[int, int]:
-    page = _int_param("page", 1, 1, 100_000, errors)
-    per_page = _int_param("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE, errors)
-    return page, per_page
+def _validated(schema: type[Schema], data: dict[str, Any], naming: Naming | None = None, **context: Any) -> Any:
+    naming = naming or Naming()
+    try:
+        return validate(schema, naming.to_schema(data), context=context)
+    except InputError as err:
+        raise invalid(naming.to_api(err.errors)) from None
 
 
-FILTER_PARAMS = {"q", "stage", "unit", "industry", "region", "size", "year", "archived", "sort", "page", "per_page"}
+def _check_version_type(data: dict[str, Any]) -> None:
+    """A client sends back the integer it read; forms send text, the API must not."""
+    version = data.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise invalid({"version": _("应为整数。")})
 
 
-def _check_filters() -> None:
-    """The list page ignores odd filter values; the API says which one is wrong."""
-    args = request.args
-    errors: dict[str, str] = {}
-    for key in args:
-        if key not in FILTER_PARAMS:
-            errors[key[:40]] = _("未知的查询参数。")
-    _paging(errors)
-
-    def bad(key: str, ok) -> None:
-        value = args.get(key)
-        if value not in (None, "") and not ok(value):
-            errors[key] = _("取值无效。")
-
-    digits = lambda v: v.isascii() and v.isdigit() and len(v) < 10
-    bad("q", lambda v: len(v) <= 50)
-    bad("stage", lambda v: v in CODES)
-    bad("unit", digits)
-    bad("industry", digits)
-    bad("region", lambda v: v == "yrd" or digits(v))
-    bad("size", lambda v: v in SIZE_BANDS)
-    bad("year", lambda v: digits(v) and 1990 <= int(v) <= 2100)
-    bad("archived", lambda v: v in ("0", "1"))
-    bad("sort", lambda v: v in SORTS)
-    if errors:
-        raise invalid(errors)
+def _created(body: dict[str, Any], endpoint: str, **values: Any):
+    resp = jsonify(body)
+    resp.status_code = 201
+    resp.headers["Location"] = url_for(endpoint, **values)
+    return resp
 
 
-def _project_body(project: Project) -> dict[str, Any]:
-    return schemas.project_detail(
-        project, milestones=wf.milestones(project), pending=wf.pending_request(project),
-        moves=wf.allowed_moves(current_user, project),
-    )
-
-
-def _validated_form(md: MultiDict, project: Project | None) -> ProjectForm:
-    form = ProjectForm(formdata=md, meta={"csrf": False})
-    if project is not None:
-        del form.stage  # the stage changes only through the workflow
-        form.current_stage = project.stage
-    _fill_choices(form, project)
-    if not form.validate():
-        raise invalid(schemas.api_errors(form.errors))
-    return form
+def _paged(query: Any) -> tuple[int, int]:
+    return query.page or 1, query.per_page or DEFAULT_PER_PAGE
 
 
 # --- Document ------------------------------------------------------------------------------
 
 
-@bp.get("/openapi.json")
+@operation("/openapi.json", "GET", "openapi", "本 API 的 OpenAPI 3.1 文档", out.DocumentOut, public=True)
 def openapi():
     from tracker.api.openapi import document
 
@@ -237,86 +180,108 @@ def openapi():
 # --- Projects ------------------------------------------------------------------------------
 
 
-@bp.get("/projects")
+@operation("/projects", "GET", "listProjects", "项目列表（筛选同列表页，分页）", out.ProjectPage,
+           query=project_schemas.ProjectListQuery, errors=(403, 422))
 def list_projects():
     require("project.view")
-    _check_filters()
-    errors: dict[str, str] = {}
-    _page_no, per_page = _paging(errors)
+    query = _validated(project_schemas.ProjectListQuery, request.args.to_dict())
+    _page_no, per_page = _paged(query)
     filters = ProjectFilters.from_args(request.args)
     if filters.archived and not can("project.archive"):
         raise ApiError(403, _("只有科室负责人可以查看已归档项目。"))
     page, totals = project_page(current_user, filters, per_page=per_page)
-    return jsonify(schemas.page_body(
-        page, [schemas.project_summary(p) for p in page.items],
-        totals={"count": totals.count, "contracted_investment": schemas.money(totals.investment)},
+    return jsonify(out.page_body(
+        page, [out.project_summary(p) for p in page.items],
+        totals={"count": totals.count, "contracted_investment": out.money(totals.investment)},
     ))
 
 
-@bp.post("/projects")
-def create_project_api():
-    require("project.create")
-    md = schemas.project_formdata(schemas.parse_body(), mode="create")
-    md.setdefault("unit_id", str(current_user.unit_id))
-    if "owner_id" not in md and current_user.role == "staff":
-        md["owner_id"] = str(current_user.id)
-    form = _validated_form(md, None)
+def _project_body(project: Project) -> dict[str, Any]:
+    return out.project_detail(project, milestones=wf.milestones(project), pending=wf.pending_request(project),
+                              moves=wf.allowed_moves(current_user, project))
+
+
+def _save_project(save: Callable[[], Any]) -> Any:
     try:
-        project = create_project(current_user, _values(form), _investor_values(form), form.stage.data)
-        db.session.commit()
+        return save()
     except FieldErrors as err:
-        raise invalid(schemas.api_errors(err.errors)) from None
+        raise invalid(PROJECT_NAMES.to_api(err.errors)) from None
     except IntegrityError:
         raise ApiError(409, _("保存冲突：同名项目或投资方刚被他人创建，请重试。")) from None
-    resp = jsonify(_project_body(project))
-    resp.status_code = 201
-    resp.headers["Location"] = url_for("api.get_project", project_id=project.id)
-    return resp
 
 
-@bp.get("/projects/<int:project_id>")
+@operation("/projects", "POST", "createProject", "新建项目（产业、来源地、落户地可用中文名称）", out.ProjectOut,
+           status=201, body=Body(project_schemas.ProjectCreate, PROJECT_NAMES, "ProjectCreate",
+                                 required=("name", "investor_name", "industry_id", "contracted_investment")),
+           errors=(403, 409, 413, 422))
+def create_project_api():
+    require("project.create")
+    data = out.parse_body()
+    if data.get("unit") is None:  # left out or null: the user's own unit
+        data["unit"] = current_user.unit_id
+    if "owner" not in data and current_user.role == "staff":
+        data["owner"] = current_user.id
+    values = _validated(project_schemas.ProjectCreate, data, PROJECT_NAMES,
+                        choices=project_choices(current_user))
+    project = _save_project(lambda: create_project(current_user, values.project_values(),
+                                                   values.investor_values(), values.stage))
+    return _created(_project_body(project), "api.get_project", project_id=project.id)
+
+
+@operation("/projects/<int:project_id>", "GET", "getProject", "项目详情（阶段、版本、里程碑）", out.ProjectOut,
+           errors=(403, 404))
 def get_project(project_id: int):
     return jsonify(_project_body(_load_project(project_id)))
 
 
-@bp.patch("/projects/<int:project_id>")
+def _current_values(project: Project) -> dict[str, Any]:
+    """The project as a PATCH body would give it: what an absent field keeps."""
+    values = {name: getattr(project, name) for name in project_schemas.PROJECT_FIELDS}
+    values.update(investor_name=project.investor.name, investor_uscc=project.investor.uscc)
+    return values
+
+
+@operation("/projects/<int:project_id>", "PATCH", "updateProject", "修改项目（须带 version；过期返回 409）",
+           out.ProjectOut, body=Body(project_schemas.ProjectUpdate, PROJECT_NAMES, "ProjectPatch",
+                                     required=("version",),
+                                     description="只修改给出的字段；null 清空可选字段"),
+           errors=(403, 404, 409, 413, 422))
 def patch_project(project_id: int):
     project = _load_project(project_id, "project.edit")
-    data = schemas.parse_body()
-    version = data.get("version")
-    if version is None:
+    data = out.parse_body()
+    if data.get("version") is None:
         raise invalid({"version": _("请提供 version（取自 GET 返回的当前版本号），用于防止覆盖他人的修改。")})
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise invalid({"version": _("应为整数。")})
-    if project.is_archived:
-        raise ApiError(409, _("已归档的项目不能修改，请先恢复。"))
-    md = schemas.project_formdata(data, base=schemas.project_as_formdata(project), mode="patch")
-    form = _validated_form(md, project)
+    _check_version_type(data)
+    sent = PROJECT_NAMES.to_schema(data)
+    if "investor_name" in sent and sent["investor_name"] != project.investor.name:
+        # A different company: its USCC is its own, not the previous investor's.
+        base = {k: v for k, v in _current_values(project).items() if k != "investor_uscc"}
+    else:
+        base = _current_values(project)
     try:
-        update_project(current_user, project, _values(form), _investor_values(form), version)
-        db.session.commit()
-    except FieldErrors as err:
-        raise invalid(schemas.api_errors(err.errors)) from None
+        values = validate(project_schemas.ProjectUpdate, {**base, **sent},
+                          context={"choices": project_choices(current_user, project),
+                                   "current_stage": project.stage})
+    except InputError as err:
+        raise invalid(PROJECT_NAMES.to_api(err.errors)) from None
+    try:
+        _save_project(lambda: update_project(current_user, project, values.project_values(),
+                                             values.investor_values(), values.version))
+    except ArchivedProject as err:
+        raise ApiError(409, err.message) from None
     except (StaleEdit, StaleDataError):
         db.session.rollback()
-        fresh = _get(Project, project_id)
+        fresh = db.session.get(Project, project_id)
         raise ApiError(409, _("保存失败：该项目已被他人修改（当前版本 %(v)s）。请重新获取后再修改。",
                               v=fresh.version_id if fresh else "?")) from None
-    except IntegrityError:
-        raise ApiError(409, _("保存冲突：同名项目或投资方刚被他人创建，请重试。")) from None
     return jsonify(_project_body(project))
 
 
-@bp.get("/projects/<int:project_id>/audit")
+@operation("/projects/<int:project_id>/audit", "GET", "projectAudit", "项目审计记录（最新在前，分页）",
+           out.AuditPage, query=project_schemas.PageQuery, errors=(403, 404, 422))
 def project_audit(project_id: int):
     project = _load_project(project_id)
-    errors: dict[str, str] = {}
-    page_no, per_page = _paging(errors)
-    for key in request.args:
-        if key not in ("page", "per_page"):
-            errors[key[:40]] = _("未知的查询参数。")
-    if errors:
-        raise invalid(errors)
+    page_no, per_page = _paged(_validated(project_schemas.PageQuery, request.args.to_dict()))
     where = AuditEntry.project_id == project.id
     total = db.session.execute(select(func.count(AuditEntry.id)).where(where)).scalar_one()
     page = Page(items=[], page=page_no, per_page=per_page, total=total)
@@ -325,59 +290,73 @@ def project_audit(project_id: int):
         select(AuditEntry).options(joinedload(AuditEntry.actor)).where(where)
         .order_by(AuditEntry.id.desc()).limit(per_page).offset((page.page - 1) * per_page)
     ).scalars())
-    return jsonify(schemas.page_body(page, [schemas.audit_entry(e) for e in page.items]))
+    return jsonify(out.page_body(page, [out.audit_entry(e) for e in page.items]))
 
 
 # --- Workflow -----------------------------------------------------------------------------
 
 
-@bp.post("/projects/<int:project_id>/stage-requests")
+@operation("/projects/<int:project_id>/stage-requests", "POST", "requestStageChange", "提交阶段变更申请",
+           out.StageRequestOut, status=201,
+           body=Body(workflow_schemas.StageRequestInput, name="StageRequestCreate",
+                     required=("to_stage", "actual_date")),
+           errors=(403, 404, 409, 413, 422))
 def create_stage_request(project_id: int):
     project = _load_project(project_id, "stage.request")
-    args = schemas.stage_request_input(schemas.parse_body())
+    data = out.parse_body()
+    # What a request must carry depends on the project's stage, so the operation parses the
+    # values (with the input layer's parsers) and reports every problem at once; here only
+    # the fields are checked against the documented ones.
+    unknown = set(data) - set(workflow_schemas.StageRequestInput.model_fields)
+    if unknown:
+        raise invalid({key[:80]: _("未知字段。") for key in sorted(unknown)[:20]})
+    values = {key: data[key] for key in workflow_schemas.REQUIREMENT_KEYS if key in data}
     try:
-        req = wf.request_move(current_user, project, **args)
-        db.session.commit()
+        req = wf.request_move(current_user, project, to_stage=data.get("to_stage"), actual_date=data.get("actual_date"),
+                              values=values, reason=values.pop("reason", None) or "", comment=data.get("comment"))
     except wf.WorkflowError as err:
         raise _workflow_error(err) from None
     except IntegrityError:  # the one-pending-request index caught a simultaneous request
         raise ApiError(409, _("该项目已有一项待审批的申请，请等待审批结果或先撤回。")) from None
-    resp = jsonify(schemas.stage_request(req))
-    resp.status_code = 201
-    resp.headers["Location"] = url_for("api.get_stage_request", request_id=req.id)
-    return resp
+    return _created(out.stage_request(req), "api.get_stage_request", request_id=req.id)
 
 
-@bp.get("/stage-requests/<int:request_id>")
+@operation("/stage-requests/<int:request_id>", "GET", "getStageRequest", "阶段变更申请",
+           out.StageRequestOut, errors=(403, 404))
 def get_stage_request(request_id: int):
-    return jsonify(schemas.stage_request(_load_request(request_id)))
+    return jsonify(out.stage_request(_load_request(request_id)))
 
 
-def _decide(request_id: int, operation) -> Any:
+def _decide(request_id: int, decide: Callable[[Any, int, str], StageRequest]) -> Any:
     _load_request(request_id)  # 404 when unknown or out of scope
-    data = schemas.parse_body() if request.get_data(cache=True).strip() else {}
-    comment = schemas.comment_input(data)
+    data = _validated(workflow_schemas.DecisionInput, out.parse_body(optional=True))
     try:
-        req = operation(current_user, request_id, comment)
-        db.session.commit()
+        req = decide(current_user, request_id, data.comment)
     except wf.WorkflowError as err:
         raise _workflow_error(err) from None
     except LookupError:
         raise ApiError(404, _("找不到该申请。")) from None
-    return jsonify(schemas.stage_request(req))
+    return jsonify(out.stage_request(req))
 
 
-@bp.post("/stage-requests/<int:request_id>/approve")
+DECISION = Body(workflow_schemas.DecisionInput, name="Decision", required=())
+DECISION_ERRORS = (403, 404, 409, 413, 422)
+
+
+@operation("/stage-requests/<int:request_id>/approve", "POST", "approveStageRequest", "批准（不能审批自己的申请）",
+           out.StageRequestOut, body=DECISION, errors=DECISION_ERRORS)
 def approve_stage_request(request_id: int):
     return _decide(request_id, wf.approve)
 
 
-@bp.post("/stage-requests/<int:request_id>/reject")
+@operation("/stage-requests/<int:request_id>/reject", "POST", "rejectStageRequest", "驳回（须填写 comment）",
+           out.StageRequestOut, body=DECISION, errors=DECISION_ERRORS)
 def reject_stage_request(request_id: int):
     return _decide(request_id, wf.reject)
 
 
-@bp.post("/stage-requests/<int:request_id>/withdraw")
+@operation("/stage-requests/<int:request_id>/withdraw", "POST", "withdrawStageRequest",
+           "撤回（仅申请人本人，待审批时）", out.StageRequestOut, body=DECISION, errors=DECISION_ERRORS)
 def withdraw_stage_request(request_id: int):
     """The requester takes back a pending request (not a decision; no comment is kept)."""
     return _decide(request_id, lambda actor, rid, _comment: wf.withdraw(actor, rid))
@@ -386,64 +365,51 @@ def withdraw_stage_request(request_id: int):
 # --- Ceremonies -----------------------------------------------------------------------------
 
 
-def _load_ceremony(ceremony_id: int, action: str = "ceremony.view") -> Ceremony:
-    ceremony = _get(Ceremony, ceremony_id)
-    if ceremony is None or not in_scope(current_user, ceremony.unit_id):
-        raise ApiError(404, _("找不到该签约仪式。"))
-    if not can(action, ceremony):
-        raise ApiError(403, _("您的角色不能进行此操作。"))
-    return ceremony
-
-
-def _ceremony_errors(errors: dict[str, str]) -> dict[str, str]:
-    names = {"held_on": "date", "unit_id": "unit", "": "body"}
-    return {names.get(k, k): str(v[0] if isinstance(v, (list, tuple)) else v) for k, v in errors.items()}
-
-
-@bp.get("/ceremonies/<int:ceremony_id>")
+@operation("/ceremonies/<int:ceremony_id>", "GET", "getCeremony", "签约仪式及其项目（按签约顺序）",
+           out.CeremonyOut, errors=(403, 404))
 def get_ceremony(ceremony_id: int):
-    return jsonify(schemas.ceremony(_load_ceremony(ceremony_id)))
+    return jsonify(out.ceremony(_load_ceremony(ceremony_id)))
 
 
-@bp.post("/ceremonies")
+@operation("/ceremonies", "POST", "createCeremony", "新建签约仪式（科室负责人）", out.CeremonyOut, status=201,
+           body=Body(ceremony_schemas.CeremonyInput, CEREMONY_NAMES, "CeremonyCreate", required=("name", "held_on")),
+           errors=(403, 409, 413, 422))
 def create_ceremony_api():
     require("ceremony.manage")
-    md = schemas.ceremony_formdata(schemas.parse_body())
-    md.setdefault("unit_id", str(current_user.unit_id))
-    form = CeremonyForm(formdata=md, meta={"csrf": False})
-    form.unit_id.choices = [(u.id, u.name) for u in db.session.execute(
-        select(Unit).where(scope_filter(current_user, Unit.id), Unit.is_active.is_(True))
-        .order_by(Unit.sort_order, Unit.id)
-    ).scalars()]
-    if not form.validate():
-        raise invalid(_ceremony_errors(form.errors))
+    data = out.parse_body()
+    if data.get("unit") is None:  # left out or null: the user's own unit
+        data["unit"] = current_user.unit_id
+    values = _validated(ceremony_schemas.CeremonyInput, data, CEREMONY_NAMES,
+                        choices={"unit_id": unit_choices(current_user)})
     try:
-        ceremony = ceremony_ops.create_ceremony(
-            current_user, name=form.name.data, held_on=form.held_on.data, venue=form.venue.data or "",
-            unit=db.session.get(Unit, form.unit_id.data))
-        db.session.commit()
+        ceremony = ceremony_ops.create_ceremony(current_user, name=values.name, held_on=values.held_on,
+                                                venue=values.venue, unit=db.session.get(Unit, values.unit_id))
     except ceremony_ops.CeremonyError as err:
-        raise invalid(_ceremony_errors(err.errors)) from None
+        raise invalid(CEREMONY_NAMES.to_api(err.errors)) from None
     except IntegrityError:
         raise ApiError(409, _("已存在同名的签约仪式。")) from None
-    resp = jsonify(schemas.ceremony(ceremony))
-    resp.status_code = 201
-    resp.headers["Location"] = url_for("api.get_ceremony", ceremony_id=ceremony.id)
-    return resp
+    return _created(out.ceremony(ceremony), "api.get_ceremony", ceremony_id=ceremony.id)
 
 
-@bp.put("/ceremonies/<int:ceremony_id>/projects")
+@operation("/ceremonies/<int:ceremony_id>/projects", "PUT", "setCeremonyProjects", "设置签约项目及顺序（全部替换）",
+           out.CeremonyOut, body=Body(ceremony_schemas.CeremonyProjectsInput, name="CeremonyProjects",
+                                      required=("project_ids",), also_list=True,
+                                      description="该仪式签约项目的完整列表（按签约顺序）；未列出的项目将被移除"),
+           errors=(403, 404, 409, 413, 422))
 def put_ceremony_projects(ceremony_id: int):
     ceremony = _load_ceremony(ceremony_id, "ceremony.manage")
-    ids, version = schemas.ceremony_projects_input(schemas.parse_body(allow_list=True))
+    data = out.parse_body(allow_list=True)
+    if isinstance(data, dict):
+        _check_version_type(data)
+    values = _validated(ceremony_schemas.CeremonyProjectsInput,
+                        {"project_ids": data} if isinstance(data, list) else data)
     try:
-        ceremony_ops.set_projects(current_user, ceremony, ids, expected_version=version)
-        db.session.commit()
+        ceremony_ops.set_projects(current_user, ceremony, values.project_ids, expected_version=values.version)
     except ceremony_ops.CeremonyError as err:
-        raise invalid(_ceremony_errors(err.errors)) from None
+        raise invalid(CEREMONY_NAMES.to_api(err.errors)) from None
     except (ceremony_ops.StaleCeremony, StaleDataError):
         db.session.rollback()
         raise ApiError(409, _("在您操作期间，该签约仪式已被他人修改，请重新获取后再试。")) from None
     except IntegrityError:
         raise ApiError(409, _("保存冲突：某个项目刚在另一场签约仪式签约，请重新获取后再试。")) from None
-    return jsonify(schemas.ceremony(ceremony))
+    return jsonify(out.ceremony(ceremony))

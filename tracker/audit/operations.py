@@ -1,19 +1,34 @@
-"""Writing audit entries. Called by every operation that changes state; never commits."""
+"""Writing audit entries. Called by every operation that changes state; never commits.
+
+``record()`` only adds the entry to the session: it is inserted with the transaction's next
+flush (so the transaction's own queries see it) but has no place in the hash chain yet. At
+commit, a ``before_commit`` hook chains every unchained entry of the transaction in one
+short critical section: take the chain's lock (PostgreSQL: a transaction-scoped advisory
+lock, released by the commit that follows; SQLite serialises writers itself), read the last
+chained entry, compute the HMACs in Python, write ``seq``/``prev_hash``/``hash`` in one
+executemany. A 10,000-row import therefore holds the lock for the few milliseconds of its
+commit instead of for its whole run, and the chain stays linear because ``seq`` and the
+link are assigned under the lock, in commit order.
+"""
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, event, inspect, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from tracker.audit.hashing import GENESIS, Digester, audit_key, row_columns, row_fields
 from tracker.audit.models import AuditEntry
 from tracker.core.db import utcnow
 from tracker.extensions import db
 
-GENESIS = "0" * 64
+# session.info key: the entries this session recorded that still need chaining.
+_UNCHAINED = "audit_unchained"
+CHAIN_LOCK_ID = 727001  # PostgreSQL advisory lock serialising the chain's writers
 
 
 def jsonable(value: Any) -> Any:
@@ -28,59 +43,6 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-# One encoder for every digest (json.dumps with options builds a new one per call).
-_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-HASHED_COLUMNS = ("created_at", "actor_id", "action", "object_type", "object_id", "project_id", "changes")
-
-
-def entry_digest(prev_hash: str, fields: dict[str, Any]) -> str:
-    payload = _CANONICAL.encode({"prev": prev_hash, **fields})
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def hash_timestamp(value: datetime) -> str:
-    """The entry time as hashed: UTC, microseconds, e.g. ``2024-07-01T02:03:04.000005+00:00``.
-
-    Normalised to UTC because PostgreSQL returns ``timestamptz`` in the session's time zone
-    (``+08:00`` on a server set to Asia/Shanghai) and SQLite returns naive values; the same
-    instant must give the same hash whichever way the row was read back.
-    """
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    elif value.tzinfo is not timezone.utc:
-        value = value.astimezone(timezone.utc)
-    return value.isoformat(timespec="microseconds")
-
-
-def hashed_values(created_at, actor_id, action, object_type, object_id, project_id, changes) -> dict[str, Any]:
-    """The hashed content, from the values of ``HASHED_COLUMNS`` in that order."""
-    return {
-        "at": hash_timestamp(created_at),
-        "actor": actor_id,
-        "action": action,
-        "type": object_type,
-        "object": object_id,
-        "project": project_id,
-        "changes": changes,
-    }
-
-
-def hashed_fields(entry: Any) -> dict[str, Any]:
-    """The hashed content of an entry: an ``AuditEntry`` or a Core row with the same columns."""
-    return hashed_values(*(getattr(entry, name) for name in HASHED_COLUMNS))
-
-
-def _last_hash() -> str:
-    session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        # Serialise writers of the chain; SQLite writers are serialised by BEGIN IMMEDIATE.
-        session.execute(text("SELECT pg_advisory_xact_lock(727001)"))
-    last = session.execute(
-        select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-    ).scalar_one_or_none()
-    return last or GENESIS
-
-
 def record(
     actor: Any,
     action: str,
@@ -89,9 +51,14 @@ def record(
     *,
     project_id: int | None = None,
 ) -> AuditEntry:
-    """Append one entry for ``obj`` (flushed so it has an id and the chain stays linear)."""
+    """Append one entry for ``obj``: inserted at the next flush, chained at commit.
+
+    The returned entry has its ``id`` after the next flush and its ``seq``/``hash`` after the
+    commit (or ``flush_audit()``).
+    """
     session = db.session
-    session.flush()  # obj needs its id
+    if obj.id is None:
+        session.flush()  # obj needs its id
     object_type = obj.__tablename__
     if project_id is None and object_type == "project":
         project_id = obj.id
@@ -104,11 +71,90 @@ def record(
         project_id=project_id,
         changes=jsonable(changes or {}),
     )
-    entry.prev_hash = _last_hash()
-    entry.hash = entry_digest(entry.prev_hash, hashed_fields(entry))
     session.add(entry)
-    session.flush()
+    session.info.setdefault(_UNCHAINED, []).append(entry)
     return entry
+
+
+def lock_chain(conn: Connection) -> None:
+    """Serialise the chain's writers until this transaction ends.
+
+    PostgreSQL: an advisory lock. SQLite: nothing to do, a writing transaction already holds
+    the database's only write lock (and every caller here has written).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_ID})
+
+
+def last_chained(conn: Connection) -> tuple[int, int, str] | None:
+    """(seq, id, hash) of the newest chained entry, or None for an empty chain."""
+    t = AuditEntry.__table__
+    row = conn.execute(
+        select(t.c.seq, t.c.id, t.c.hash).where(t.c.seq.is_not(None)).order_by(t.c.seq.desc()).limit(1)
+    ).first()
+    return None if row is None else (row.seq, row.id, row.hash)
+
+
+def chain_pending(session: Session) -> int:
+    """Give the transaction's unchained entries their place in the chain; return how many.
+
+    Reads the entries back as stored, so their hashes are exactly what ``verify`` recomputes.
+    """
+    session.flush()
+    # Only entries this session recorded: a row someone inserted past the application must
+    # never receive a valid hash. Entries rolled back with a savepoint are transient again
+    # (no identity) and drop out here.
+    own = {key[0] for key in (inspect(e).identity for e in session.info.pop(_UNCHAINED, ())) if key}
+    if not own:
+        return 0
+    t = AuditEntry.__table__
+    conn = session.connection()
+    # Read before taking the lock: the transaction's own rows do not change meanwhile.
+    rows = [r for r in conn.execute(
+        select(*row_columns(t)).where(t.c.seq.is_(None), t.c.id >= min(own)).order_by(t.c.id)
+    ) if r[0] in own]
+    if not rows:
+        return 0
+    lock_chain(conn)
+    last = last_chained(conn)  # after the lock: sees the previous holder's commit
+    seq, prev = (last[0], last[2]) if last else (0, GENESIS)
+    digester = Digester(audit_key())
+    updates = []
+    for entry_id, *values, changes_text, _prev, _hash in rows:
+        digest = digester.digest(prev, row_fields(values, changes_text))
+        seq += 1
+        updates.append({"b_id": entry_id, "b_seq": seq, "b_prev": prev, "b_hash": digest})
+        prev = digest
+    conn.execute(
+        t.update().where(t.c.id == bindparam("b_id"))
+        .values(seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), hash=bindparam("b_hash")),
+        updates,
+    )
+    _sync_identity_map(session, updates)
+    return len(updates)
+
+
+def _sync_identity_map(session: Session, updates: list[dict]) -> None:
+    """Show the chain values on the entry objects this session holds (no reload needed)."""
+    mapper = inspect(AuditEntry)
+    for u in updates:
+        obj = session.identity_map.get(mapper.identity_key_from_primary_key((u["b_id"],)))
+        if obj is not None:
+            set_committed_value(obj, "seq", u["b_seq"])
+            set_committed_value(obj, "prev_hash", u["b_prev"])
+            set_committed_value(obj, "hash", u["b_hash"])
+
+
+def flush_audit() -> int:
+    """Chain the entries recorded so far, before the commit (holds the lock until then)."""
+    return chain_pending(db.session())
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_before_commit(session: Session) -> None:
+    # A savepoint's commit (begin_nested) is not the end of the transaction: wait for it.
+    if session.info.get(_UNCHAINED) and not session.in_nested_transaction():
+        chain_pending(session)
 
 
 def diff(obj: Any, fields: list[str], new_values: dict[str, Any]) -> dict[str, list[Any]]:

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
+from tracker.audit.history import Fields, HistoryItem, history_items
 from tracker.audit.models import AuditEntry
 from tracker.auth.admin_forms import (
     PER_PAGE,
@@ -18,7 +20,7 @@ from tracker.auth.admin_forms import (
     UserFilters,
 )
 from tracker.auth.forms import role_choices
-from tracker.auth.models import Role, Unit, User
+from tracker.auth.models import ROLE_LABELS, Role, Unit, User
 from tracker.auth.operations import (
     UserError,
     create_user,
@@ -73,12 +75,22 @@ def _expected_version(form) -> int | None:
     return int_arg(form.version.data)
 
 
-def _history(user: User) -> list[AuditEntry]:
-    return list(db.session.execute(
+# How a user's change history reads (tracker.audit.history formats every history).
+USER_HISTORY = Fields(
+    labels={"display_name": _l("姓名"), "role": _l("角色"), "unit": _l("单位"), "username": _l("用户名"),
+            "is_active": _l("启用")},
+    choices={"role": {role.value: label for role, label in ROLE_LABELS.items()}},
+    hidden=frozenset({"password"}),  # a reset records only that it happened
+)
+
+
+def _history(user: User) -> list[HistoryItem]:
+    entries = db.session.execute(
         select(AuditEntry).options(joinedload(AuditEntry.actor))
         .where(AuditEntry.object_type == User.__tablename__, AuditEntry.object_id == user.id)
         .order_by(AuditEntry.id.desc()).limit(HISTORY_LIMIT)
-    ).scalars())
+    ).scalars()
+    return history_items(entries, USER_HISTORY)
 
 
 def _keep_own_session(user: User) -> None:
@@ -90,8 +102,7 @@ def _keep_own_session(user: User) -> None:
 def _render_edit(user: User, form: UserEditForm, password_form: PasswordResetForm, status: int = 200, **extra):
     return render_template(
         "admin/user_form.html", user=user, form=form, password_form=password_form,
-        history=_history(user), is_self=user.id == current_user.id,
-        role_labels={role.value: role.label for role in Role}, **extra,
+        history=_history(user), is_self=user.id == current_user.id, **extra,
     ), status
 
 
@@ -140,7 +151,7 @@ def create_user_view():
         try:
             user = create_user(current_user, username=form.username.data, display_name=form.display_name.data,
                                role=form.role.data, unit=unit, password=form.password.data)
-            db.session.commit()
+            db.session.flush()  # a conflict surfaces here, inside the try
         except UserError as err:
             db.session.rollback()
             _add_error(form[err.field], err.message)
@@ -180,7 +191,7 @@ def edit_user(user_id: int):
     before = (user.display_name, user.role, user.unit_id)
     try:
         update_user(current_user, user, display_name=form.display_name.data, role=form.role.data, unit=unit)
-        db.session.commit()
+        db.session.flush()  # a conflict surfaces here, inside the try
     except StaleDataError:
         db.session.rollback()
         return _conflict(user_id, form, password_form)
@@ -214,7 +225,6 @@ def deactivate_user(user_id: int):
         flash(_("不能停用自己的账号；请由另一位管理员操作。"), "error")
         return redirect(url_for("admin.edit_user", user_id=user.id))
     set_active(current_user, user, False)
-    db.session.commit()
     flash(_("已停用用户“%(name)s”，其登录状态已失效。", name=user.username), "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
@@ -223,7 +233,6 @@ def deactivate_user(user_id: int):
 def activate_user(user_id: int):
     user = load_user(user_id)
     set_active(current_user, user, True)
-    db.session.commit()
     flash(_("已启用用户“%(name)s”。", name=user.username), "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
@@ -237,7 +246,6 @@ def reset_password(user_id: int):
     if password_form.validate_on_submit():
         try:
             set_password(current_user, user, password_form.password.data)
-            db.session.commit()
         except UserError as err:
             db.session.rollback()
             _add_error(password_form.password, err.message)

@@ -1,15 +1,28 @@
+import unicodedata
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
 from tracker.auth.models import ROLE_LABELS
 from tracker.core.fields import clean_text
 
 
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def no_control_characters(form, field):
+    """A username with control or invisible format characters is refused, not cleaned: the
+    throttle and the lookup must see one and the same spelling (see canonical_username)."""
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in field.data or ""):
+        raise ValidationError(_l("用户名含有无效字符。"))
+
+
 class LoginForm(FlaskForm):
-    username = StringField(_l("用户名"), validators=[DataRequired(_l("请输入用户名。")), Length(max=40)],
-                           filters=[clean_text])
+    username = StringField(_l("用户名"), validators=[DataRequired(_l("请输入用户名。")), Length(max=40),
+                                                    no_control_characters], filters=[_strip])
     password = PasswordField(_l("密码"), validators=[DataRequired(_l("请输入密码。")), Length(max=128)])
 
 
@@ -70,8 +83,3 @@ class PasswordForm(FlaskForm):
         validators=[DataRequired(_l("请输入新密码。")), Length(max=128, message=_l("密码不能超过 128 位。"))],
     )
 
-
-class ActiveForm(FlaskForm):
-    """Empty form: CSRF only (deactivate / activate buttons)."""
-
-    active = BooleanField()

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func, select, update
 
+from tracker.api.auth import revoke_user_tokens
 from tracker.audit.operations import record
 from tracker.auth.models import LoginSession, Role, Unit, User
 from tracker.auth.passwords import hash_password, password_problem
@@ -23,9 +24,18 @@ class UserError(ValueError):
         self.message = message
 
 
+def canonical_username(raw: str | None) -> str:
+    """The one spelling of a typed username, used both to find the user and as the login
+    throttle's per-account key: were they spelled differently, a variant that still finds the
+    user would get past a locked account. Control characters are not dropped here (dropping
+    them made ``ali%01ce`` a fresh throttle key that still signed in as alice): the login form
+    refuses them outright."""
+    return (raw or "").strip().lower()
+
+
 def find_user(username: str) -> User | None:
     return db.session.execute(
-        select(User).where(func.lower(User.username) == username.strip().lower())
+        select(User).where(func.lower(User.username) == canonical_username(username))
     ).scalar_one_or_none()
 
 
@@ -80,11 +90,15 @@ def set_password(actor, user: User, password: str) -> None:
 
 
 def set_active(actor, user: User, active: bool) -> None:
+    """Deactivation ends the user's sessions and revokes their API tokens for good: activating
+    the account again later brings neither back (new tokens must be issued)."""
     if user.is_active_user == active:
         return
     user.is_active_user = active
     user.session_version += 1
     record(actor, "user.activate" if active else "user.deactivate", user, {"is_active": [not active, active]})
+    if not active:
+        revoke_user_tokens(user, actor, reason="user.deactivate")
 
 
 def note_login(user: User) -> None:

@@ -1,6 +1,7 @@
 """Login, logout and language choice."""
 from __future__ import annotations
 
+import unicodedata
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
@@ -8,9 +9,16 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from tracker.auth.forms import LoginForm
-from tracker.auth.operations import end_session, find_user, note_login, session_user, start_session
+from tracker.auth.operations import (
+    canonical_username,
+    end_session,
+    find_user,
+    note_login,
+    session_user,
+    start_session,
+)
 from tracker.auth.passwords import hash_password, needs_rehash, verify_password
-from tracker.extensions import db, limiter, login_manager
+from tracker.extensions import limiter, login_manager
 
 bp = Blueprint("auth", __name__)
 
@@ -20,6 +28,8 @@ SESSION_SECRET_KEY = "sid"  # the login session's secret in the (signed) session
 
 @login_manager.user_loader
 def load_user(token: str):
+    if request.path.startswith("/api/"):
+        return None  # the API takes tokens only (see api.views.load_api_user): no cookie, no CSRF
     try:
         user_id, version = (int(part) for part in token.split(":", 1))
     except ValueError:
@@ -32,8 +42,12 @@ def load_user(token: str):
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only local paths: no scheme, no host, no protocol-relative or backslash tricks."""
+    """Only local paths: no scheme, no host, no protocol-relative or backslash tricks, and no
+    control characters or spaces (CR/LF cannot go into a Location header; browsers drop tabs
+    and newlines, which turns "/\t/host" into "//host")."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
@@ -56,7 +70,8 @@ def _fresh_session() -> None:
 
 
 def _account_key() -> str:
-    return "login-account:" + (request.form.get("username") or "").strip().lower()[:40]
+    # The same spelling the lookup uses (find_user), so no variant of a locked name gets past.
+    return "login-account:" + canonical_username(request.form.get("username"))[:40]
 
 
 def _failed(response) -> bool:
@@ -82,7 +97,6 @@ def login():
                 user.password_hash = hash_password(form.password.data)
             note_login(user)
             secret = start_session(user)
-            db.session.commit()
             _fresh_session()
             login_user(user)
             session[SESSION_SECRET_KEY] = secret
@@ -97,7 +111,6 @@ def login():
 @login_required
 def logout():
     end_session(session.get(SESSION_SECRET_KEY))
-    db.session.commit()
     logout_user()
     _fresh_session()
     flash(_("您已退出登录。"), "info")

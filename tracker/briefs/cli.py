@@ -1,5 +1,8 @@
 """``flask briefs ...`` commands (PDF briefs and booklets).
 
+The commands render in their own process (``render.rendering_here``): one document, nobody
+else to protect, Ctrl-C stops it; the web app renders in its worker pool instead.
+
     flask briefs fonts                      prepare the brief fonts into instance/fonts (set-up)
     flask briefs check                      is the fast path in place? renders a test brief
     flask briefs project ID -o FILE [--bilingual]
@@ -51,7 +54,8 @@ def register(app) -> None:
         from weasyprint.text import ffi as wp_ffi
 
         from tracker.briefs import fonts, service
-        from tracker.briefs.render import get_renderer
+        from tracker.briefs.render import BriefError, get_renderer, render_pdf
+        from tracker.jobs.pool import shutdown_pool
 
         ok = True
         if wp_ffi.harfbuzz_subset is None:
@@ -70,7 +74,7 @@ def register(app) -> None:
             f'<html><body class="brief-doc pdf"><h1 class="title">{sample}</h1>'
             f'<p class="text">{sample}</p><h2>项目概况</h2></body></html>'
         )
-        result = renderer.render(html, timeout=30)
+        result = renderer.render(html)
         if result.slow_path:
             ok = False
             click.echo("FAIL WeasyPrint took the slow fontTools path")
@@ -80,6 +84,14 @@ def register(app) -> None:
         else:
             click.echo(f"ok   rare characters render ({sample}); test page {result.seconds:.2f} s, "
                        f"{len(result.pdf) // 1024} KB")
+        try:  # the web app's way: a warm worker process of the pool
+            pooled = render_pdf(html, font_dir=service.font_dir(), timeout=60)
+            click.echo(f"ok   worker pool renders (worker process {pooled.pid})")
+        except BriefError as err:
+            ok = False
+            click.echo(f"FAIL worker pool: {err.message}")
+        finally:
+            shutdown_pool()
         if not ok:
             raise click.ClickException("PDF briefs are not set up correctly")
 
@@ -90,7 +102,7 @@ def register(app) -> None:
     def project_command(project_id, output, bilingual):
         """Write a project's brief (PDF)."""
         from tracker.briefs import service
-        from tracker.briefs.render import BriefError
+        from tracker.briefs.render import BriefError, rendering_here
         from tracker.extensions import db
         from tracker.projects.models import Project
 
@@ -98,7 +110,8 @@ def register(app) -> None:
         if project is None:
             raise click.ClickException(f"No project with id {project_id}")
         try:
-            result = service.brief_pdf(project, bilingual=bilingual)
+            with rendering_here():
+                result = service.brief_pdf(project, bilingual=bilingual)
         except BriefError as err:
             raise click.ClickException(err.message) from None
         _write(result, output)
@@ -110,7 +123,7 @@ def register(app) -> None:
     def ceremony_command(ceremony_id, output, order_sheet):
         """Write a ceremony's booklet (or its signing-order sheet) as PDF."""
         from tracker.briefs import service
-        from tracker.briefs.render import BriefError
+        from tracker.briefs.render import BriefError, rendering_here
         from tracker.ceremonies.models import Ceremony
         from tracker.extensions import db
 
@@ -118,7 +131,8 @@ def register(app) -> None:
         if ceremony is None:
             raise click.ClickException(f"No ceremony with id {ceremony_id}")
         try:
-            result = service.order_pdf(ceremony) if order_sheet else service.booklet_pdf(ceremony)
+            with rendering_here():
+                result = service.order_pdf(ceremony) if order_sheet else service.booklet_pdf(ceremony)
         except BriefError as err:
             raise click.ClickException(err.message) from None
         _write(result, output)

@@ -4,19 +4,25 @@ a time limit, and checks that the fast font path was taken and no glyph is missi
 Only our own autoescaped Jinja templates reach ``render_pdf``. WeasyPrint may fetch nothing
 but ``data:`` URIs and files inside the prepared font directory and ``tracker/static``; every
 other URL (``http:``, ``file:`` elsewhere, anything that would redirect) raises, and the
-attempt is counted in ``Renderer.denied`` (the tests read it).
+attempt is listed in ``RenderResult.denied`` (the tests read it).
+
+Where it renders: in a warm worker process of the process pool (``tracker.jobs.pool``), which
+is killed and replaced when a render passes its time limit — a process can be stopped
+anywhere, a thread cannot. Code already running in a pool worker (a booklet job) and the
+command line (``rendering_here``) render in their own process.
 """
 from __future__ import annotations
 
 import atexit
 import base64
-import ctypes
 import logging
 import mimetypes
-import queue
+import os
 import re
 import threading
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote_to_bytes, urlsplit
@@ -53,19 +59,21 @@ class RendererBusy(BriefError):
     status = 503
 
 
-class _Deadline(BaseException):
-    """Raised asynchronously in the render thread when a job runs past its time limit. A
-    BaseException, so that WeasyPrint's own ``except Exception`` handlers do not swallow it
-    (and it is repeated until it lands)."""
+class RendererFailed(BriefError):
+    """The worker process died under the render (not a time-out)."""
+
+    status = 503
 
 
 @dataclass
 class RenderResult:
     pdf: bytes
     pages: int
-    seconds: float
+    seconds: float  # layout and PDF writing, in the process that rendered
     missing: set[str] = field(default_factory=set)  # characters drawn as .notdef boxes
     slow_path: bool = False  # WeasyPrint fell back to fontTools subsetting
+    denied: list[str] = field(default_factory=list)  # URLs the fetcher refused during this render
+    pid: int = 0  # the process that rendered
 
 
 # --- URL fetcher ---------------------------------------------------------------------------
@@ -124,34 +132,6 @@ def _make_fetcher_class():
     return SafeFetcher
 
 
-# --- Time limit ----------------------------------------------------------------------------
-#
-# Rendering runs on one dedicated thread per renderer; a request hands it the HTML and waits
-# at most ``timeout`` seconds. On time-out the request answers at once (the web worker is never
-# tied up) and the render thread is interrupted: a helper sets an asynchronous exception in it
-# (PyThreadState_SetAsyncExc), repeated every 50 ms while that job is still the one running —
-# Python delivers it at a bytecode boundary, and WeasyPrint's layout is Python. The exception
-# only ever targets the render thread, never a request thread, and the interrupted renderer
-# is replaced by a fresh one for the next brief.
-
-_FIRE_EVERY = 0.05
-_FIRE_TRIES = 200  # give up after ~10 s (a thread stuck in C code cannot be interrupted)
-
-
-def _set_async_exc(thread_id: int, exc) -> None:
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc is not None else None)
-
-
-class _Job:
-    def __init__(self, html: str):
-        self.html = html
-        self.done = threading.Event()
-        self.abandoned = False
-        self.result: RenderResult | None = None
-        self.error: BaseException | None = None
-
-
 def pdf_css(files: list) -> str:
     """brief.css with each ``var(--brief-serif, …)``/``var(--brief-sans, …)`` replaced by the
     literal font list (WeasyPrint resolves custom properties per element, which is slow)."""
@@ -166,6 +146,8 @@ def pdf_css(files: list) -> str:
 
 SCREEN_ONLY_MARK = "/* ---------- On-screen preview"
 _FONT_VAR = re.compile(r"var\(--brief-(serif|sans)\b[^)]*\)")
+
+
 
 
 # --- Renderer ------------------------------------------------------------------------------
@@ -184,7 +166,8 @@ class _WarningCollector(logging.Handler):
 
 class Renderer:
     """One per process (per font directory): WeasyPrint's FontConfiguration, the parsed
-    stylesheets and the fetcher are built once and reused by every brief."""
+    stylesheets and the fetcher are built once and reused by every brief. Renders one
+    document at a time (WeasyPrint's font caches are not meant for concurrent layouts)."""
 
     def __init__(self, font_dir: Path):
         from weasyprint import CSS
@@ -209,108 +192,32 @@ class Renderer:
             CSS(string=pdf_css(self.files), font_config=self.font_config, url_fetcher=self.fetcher),
         ]
         self.setup_seconds = time.perf_counter() - started
-        self._state = threading.Lock()
-        self._current: _Job | None = None
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._loop, name="pdf-renderer", daemon=True)
-        self._thread.start()
+        self._lock = threading.Lock()
 
     @property
     def denied(self) -> list[str]:
         return self.fetcher.denied
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def render(self, html: str, *, timeout: float) -> RenderResult:
-        """Render on the renderer's thread; RenderTimeout after ``timeout`` seconds (waiting
-        for an earlier brief included)."""
-        job = _Job(html)
-        self._jobs.put(job)
-        if not job.done.wait(timeout):
-            with self._state:
-                finished = job.done.is_set()
-                running = self._current is job
-                if not finished:
-                    job.abandoned = True
-            if not finished:
-                if not running:
-                    raise RendererBusy("busy")  # still queued behind other briefs
-                self._interrupt(job)
-                raise RenderTimeout("timeout")
-        if job.error is not None:
-            raise job.error
-        assert job.result is not None
-        return job.result
-
-    def close(self) -> None:
-        """Let the thread finish what is queued, then stop."""
-        self._jobs.put(None)
-
-    def _interrupt(self, job: _Job) -> None:
-        thread_id = self._thread.ident
-
-        def fire():
-            for _ in range(_FIRE_TRIES):
-                with self._state:
-                    if self._current is not job:
-                        return
-                    _set_async_exc(thread_id, _Deadline)
-                time.sleep(_FIRE_EVERY)
-            log.error("PDF render thread did not stop after its time limit")
-
-        threading.Thread(target=fire, name="pdf-renderer-stop", daemon=True).start()
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                job = self._jobs.get()
-                if job is None:
-                    return
-                self._run(job)
-            except _Deadline:  # a late interruption: the job it was meant for has ended
-                with self._state:
-                    self._current = None
-                    _set_async_exc(threading.get_ident(), None)
-            except BaseException:
-                log.exception("PDF render thread error")
-
-    def _run(self, job: _Job) -> None:
-        with self._state:
-            if job.abandoned:  # its request gave up while it waited in the queue
-                job.done.set()
-                return
-            self._current = job
-        try:
-            job.result = self._render(job.html)
-        except _Deadline:
-            job.error = RenderTimeout("timeout")
-        except Exception as err:  # noqa: BLE001 - handed to the waiting request
-            job.error = err
-        finally:
-            with self._state:
-                self._current = None
-                _set_async_exc(threading.get_ident(), None)  # withdraw one still pending
-                job.done.set()
-
-    def _render(self, html: str) -> RenderResult:
+    def render(self, html: str) -> RenderResult:
         from weasyprint import HTML
         from weasyprint.logger import LOGGER
 
-        collector = _WarningCollector()
-        LOGGER.addHandler(collector)
-        started = time.perf_counter()
-        try:
-            document = HTML(string=html, url_fetcher=self.fetcher).render(
-                font_config=self.font_config, stylesheets=self.stylesheets)
-            pdf = document.write_pdf()
-        finally:
-            LOGGER.removeHandler(collector)
+        with self._lock:
+            collector = _WarningCollector()
+            LOGGER.addHandler(collector)
+            denied_before = len(self.fetcher.denied)
+            started = time.perf_counter()
+            try:
+                document = HTML(string=html, url_fetcher=self.fetcher).render(
+                    font_config=self.font_config, stylesheets=self.stylesheets)
+                pdf = document.write_pdf()
+            finally:
+                LOGGER.removeHandler(collector)
+            seconds = time.perf_counter() - started
+            denied = self.fetcher.denied[denied_before:]
         missing = set()
         for font in getattr(document, "fonts", {}).values():
             missing.update(chr(cp) for cp in getattr(font, "missing", {}))
-        seconds = time.perf_counter() - started
         slow = any(SLOW_PATH_MARK in m for m in collector.messages)
         if slow:
             log.error("PDF brief used WeasyPrint's slow fontTools subsetting: install libharfbuzz-subset0")
@@ -320,7 +227,7 @@ class Renderer:
         if missing:
             log.warning("PDF brief drew %d character(s) with no glyph: %r", len(missing), "".join(sorted(missing)))
         return RenderResult(pdf=pdf, pages=len(document.pages), seconds=seconds, missing=missing,
-                            slow_path=slow)
+                            slow_path=slow, denied=denied, pid=os.getpid())
 
 
 _renderers: dict[Path, Renderer] = {}
@@ -331,38 +238,65 @@ atexit.register(_renderers.clear)
 
 
 def get_renderer(font_dir: Path) -> Renderer:
+    """This process's renderer for ``font_dir`` (built on first use)."""
     font_dir = Path(font_dir)
     with _renderers_lock:
         renderer = _renderers.get(font_dir)
-        if renderer is None or not renderer.alive:
+        if renderer is None:
             renderer = _renderers[font_dir] = Renderer(font_dir)
         return renderer
 
 
-def discard_renderer(font_dir: Path) -> None:
-    """Drop a renderer (after a time-out interrupted it mid-layout): the next brief builds a
-    fresh font configuration instead of trusting half-updated caches."""
-    with _renderers_lock:
-        renderer = _renderers.pop(Path(font_dir), None)
-    if renderer is not None:
-        renderer.close()
+# --- In a worker process ---------------------------------------------------------------------
+
+DEFAULT_WARM_HTML = '<html><body class="brief-doc pdf"><h1 class="title">台州</h1><p>项目简介 1</p></body></html>'
 
 
-def warm_up(font_dir: Path, html: str | None = None) -> float:
+def render_task(font_dir: str, html: str) -> RenderResult:
+    """The pool task: render in the worker with its warm renderer."""
+    return get_renderer(Path(font_dir)).render(html)
+
+
+def warm_up(font_dir: Path | str, html: str | None = None) -> float:
     """Build the renderer and lay out a page (``html``: ideally a sample brief, so the fonts
-    and font lists real briefs use are loaded), so a worker's first brief is fast. Returns
-    seconds. See ``service.start_warm_up``."""
+    and font lists real briefs use are loaded). Each pool worker runs this before its first
+    task (see ``service.warm_up_steps``). Returns seconds."""
     started = time.perf_counter()
-    get_renderer(font_dir).render(
-        html or '<html><body class="brief-doc pdf"><h1 class="title">台州</h1><p>项目简介 1</p></body></html>',
-        timeout=60)
+    get_renderer(Path(font_dir)).render(html or DEFAULT_WARM_HTML)
     return time.perf_counter() - started
 
 
-def render_pdf(html: str, *, font_dir: Path, timeout: float) -> RenderResult:
-    renderer = get_renderer(font_dir)
+# --- Entry point ---------------------------------------------------------------------------
+
+_here: ContextVar[bool] = ContextVar("render_here", default=False)
+
+
+@contextmanager
+def rendering_here():
+    """Render in this process, without the pool (the command line: one document, no web
+    requests to protect, Ctrl-C stops it)."""
+    token = _here.set(True)
     try:
-        return renderer.render(html, timeout=timeout)
-    except RenderTimeout:
-        discard_renderer(font_dir)
-        raise
+        yield
+    finally:
+        _here.reset(token)
+
+
+def render_pdf(html: str, *, font_dir: Path, timeout: float, pool=None) -> RenderResult:
+    """Render ``html``; in a warm pool worker unless already in one (or ``rendering_here``).
+    Past ``timeout`` seconds (waiting for a free worker included) the worker is killed and
+    replaced: RenderTimeout, or RendererBusy when no worker became free in time."""
+    from tracker.jobs import pool as pools
+
+    if pool is None and (pools.in_worker() or _here.get()):
+        return get_renderer(font_dir).render(html)
+    pool = pool or pools.get_pool()
+    try:
+        return pool.run(render_task, (str(font_dir), html), timeout=timeout)
+    except pools.TaskTimeout:
+        raise RenderTimeout("timeout") from None
+    except pools.PoolBusy:
+        raise RendererBusy("busy") from None
+    except pools.WorkerLost as err:
+        log.error("PDF worker died: %s", err)
+        raise RendererFailed("worker lost") from None

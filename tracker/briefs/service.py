@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -20,6 +21,7 @@ from tracker.auth.models import Unit
 from tracker.briefs import content, glossary
 from tracker.briefs.render import (
     RendererBusy,
+    RendererFailed,
     RenderResult,
     RenderTimeout,
     render_pdf,
@@ -31,28 +33,41 @@ from tracker.projects.models import Investor, Project
 
 DEFAULT_ISSUER = "台州市投资促进中心"
 DEFAULT_BRIEF_TIMEOUT = 10.0  # seconds; a normal brief takes ~0.1 s
-DEFAULT_BOOKLET_TIMEOUT = 25.0  # below gunicorn's default 30 s worker timeout
+DEFAULT_BOOKLET_TIMEOUT = 25.0  # a booklet rendered while someone waits (the booklet job has its kind's limit)
 
 
 def start_warm_up(app) -> threading.Thread:
-    """Warm the PDF renderer in the background — import WeasyPrint, load the prepared fonts,
-    lay out a small page — so a worker's first brief costs what a warm one does. Call once per
-    worker process after it has started (e.g. in wsgi.py, or gunicorn's ``post_worker_init``;
-    not before a fork)."""
+    """Start this process's PDF worker pool in the background: each worker imports WeasyPrint,
+    loads the prepared fonts and lays out a sample brief before its first task, so a worker's
+    first brief costs what a warm one does. Call once per web process after it has started
+    (wsgi.py; not before a fork, and not in one-off commands). The thread ends when one
+    worker has rendered a sample brief."""
 
     def run():
         try:
-            with app.app_context():
-                from tracker.briefs.render import warm_up
+            from tracker.briefs.render import render_task
+            from tracker.jobs.pool import get_pool
 
-                seconds = warm_up(font_dir(), sample_brief_html())
-            app.logger.info("PDF renderer warmed up in %.2f s", seconds)
+            started = time.perf_counter()
+            pool = get_pool(app)
+            with app.app_context():
+                args = (str(font_dir()), sample_brief_html())
+            pool.run(render_task, args, timeout=120)
+            app.logger.info("PDF workers warmed up in %.2f s", time.perf_counter() - started)
         except Exception:
-            app.logger.exception("PDF renderer warm-up failed")
+            app.logger.exception("PDF worker warm-up failed")
 
     thread = threading.Thread(target=run, name="pdf-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+def warm_up_steps() -> list[tuple]:
+    """What each new pool worker runs before its first task (in an app context): build the
+    renderer for our font directory and lay out a sample brief."""
+    from tracker.briefs.render import warm_up
+
+    return [(warm_up, (str(font_dir()), sample_brief_html()))]
 
 
 def sample_brief_html() -> str:
@@ -194,6 +209,8 @@ def _render(template: str, timeout: float, **context: Any) -> RenderResult:
         )) from None
     except RendererBusy:
         raise RendererBusy(_("PDF 生成服务繁忙，请稍后再试。")) from None
+    except RendererFailed:
+        raise RendererFailed(_("PDF 生成服务意外中断，请重试。")) from None
 
 
 def brief_pdf(project: Project, *, bilingual: bool = False, milestones=None) -> RenderResult:
@@ -210,14 +227,19 @@ def ceremony_booklet(ceremony: Ceremony) -> content.Booklet:
     return content.build_booklet(ceremony, signings, milestones=milestones)
 
 
-def booklet_pdf(ceremony: Ceremony) -> RenderResult:
-    booklet = ceremony_booklet(ceremony)
+def booklet_pdf(ceremony: Ceremony, booklet: content.Booklet | None = None) -> RenderResult:
+    booklet = ceremony_booklet(ceremony) if booklet is None else booklet
     return _render("briefs/booklet_pdf.html", _timeout("BOOKLET_RENDER_TIMEOUT", DEFAULT_BOOKLET_TIMEOUT),
                    booklet=booklet, h=helpers(), bilingual=False)
 
 
-def order_pdf(ceremony: Ceremony) -> RenderResult:
-    booklet = content.build_booklet(ceremony, load_ceremony_signings(ceremony), milestones={})
+def order_booklet(ceremony: Ceremony) -> content.Booklet:
+    """What the signing-order sheet prints (no milestones needed)."""
+    return content.build_booklet(ceremony, load_ceremony_signings(ceremony), milestones={})
+
+
+def order_pdf(ceremony: Ceremony, booklet: content.Booklet | None = None) -> RenderResult:
+    booklet = order_booklet(ceremony) if booklet is None else booklet
     return _render("briefs/order_pdf.html", _timeout("BRIEF_RENDER_TIMEOUT", DEFAULT_BRIEF_TIMEOUT),
                    booklet=booklet, h=helpers(), bilingual=False)
 

@@ -14,9 +14,11 @@ from tracker.projects.models import Project
 
 class Ceremony(TimestampMixin, db.Model):
     __tablename__ = "ceremony"
+    # Unique per host unit only: another county's ceremony names are not revealed.
+    __table_args__ = (UniqueConstraint("unit_id", "name", name="uq_ceremony_unit_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
     held_on: Mapped[date] = mapped_column(Date, index=True)
     venue: Mapped[str] = mapped_column(String(120), default="")
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)

@@ -21,6 +21,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from tracker.audit.operations import record
 from tracker.auth.models import Unit
@@ -30,7 +31,8 @@ from tracker.core.permissions import in_scope
 from tracker.extensions import db
 from tracker.projects.models import Project
 
-MAX_PROJECTS = 100  # per ceremony; the booklet lays out at most this many briefs
+MAX_PROJECTS = 100  # per ceremony; the booklet lays out at most this many briefs (and a longer
+# list is refused before any work, so a huge API request costs nothing)
 NAME_MAX = 120
 VENUE_MAX = 120
 SIGNATORY_MAX = 60
@@ -67,8 +69,9 @@ def _clean(value: Any) -> str:
     return ("" if value is None else str(value)).replace("\x00", "").strip()
 
 
-def _name_taken(name: str, exclude_id: int | None) -> bool:
-    q = select(Ceremony.id).where(func.lower(Ceremony.name) == name.lower())
+def _name_taken(name: str, unit_id: int, exclude_id: int | None) -> bool:
+    """Names are unique per host unit: other units' ceremony names are never revealed."""
+    q = select(Ceremony.id).where(Ceremony.unit_id == unit_id, func.lower(Ceremony.name) == name.lower())
     if exclude_id is not None:
         q = q.where(Ceremony.id != exclude_id)
     return db.session.execute(q.limit(1)).first() is not None
@@ -84,8 +87,6 @@ def _validate(actor, values: dict[str, Any], exclude_id: int | None) -> dict[str
         errors["name"] = _("请填写签约仪式名称。")
     elif len(name) > NAME_MAX:
         errors["name"] = _("名称不能超过 %(n)d 个字。", n=NAME_MAX)
-    elif _name_taken(name, exclude_id):
-        errors["name"] = _("已存在同名的签约仪式。")
     if not isinstance(held_on, date):
         errors["held_on"] = _("请填写举办日期。")
     if len(venue) > VENUE_MAX:
@@ -94,6 +95,8 @@ def _validate(actor, values: dict[str, Any], exclude_id: int | None) -> dict[str
         errors["unit"] = _("请选择主办单位。")
     elif actor is not None and not in_scope(actor, unit.id):
         errors["unit"] = _("只能为本单位举办签约仪式。")
+    elif "name" not in errors and _name_taken(name, unit.id, exclude_id):
+        errors["name"] = _("主办单位已存在同名的签约仪式。")
     if errors:
         raise CeremonyError(errors)
     return {"name": name, "held_on": held_on, "venue": venue, "unit": unit}
@@ -118,6 +121,12 @@ def signing_elsewhere(project_id: int, ceremony: Ceremony | None = None) -> Cere
 
 def project_problem(actor, ceremony: Ceremony, project: Project | None) -> str | None:
     """Why ``project`` cannot be signed at ``ceremony`` (None when it can)."""
+    other = signing_elsewhere(project.id, ceremony) if project is not None else None
+    return _problem(actor, ceremony, project, other)
+
+
+def _problem(actor, ceremony: Ceremony, project: Project | None, other: CeremonySigning | None) -> str | None:
+    """``project_problem`` given the project's signing at another ceremony (``other``)."""
     if project is None or (actor is not None and not in_scope(actor, project.unit_id)):
         return _("找不到该项目，或不在您的权限范围内。")
     if not ceremony.unit.is_city and project.unit_id != ceremony.unit_id:
@@ -125,7 +134,6 @@ def project_problem(actor, ceremony: Ceremony, project: Project | None) -> str |
                  name=project.name, unit=project.unit.name)
     if project.is_archived:
         return _("项目“%(name)s”已归档，不能加入签约仪式。", name=project.name)
-    other = signing_elsewhere(project.id, ceremony)
     if other is not None:
         return _("项目“%(name)s”已在“%(ceremony)s”签约（一个项目只计一次签约）。",
                  name=project.name, ceremony=other.ceremony.name)
@@ -313,27 +321,36 @@ def set_projects(actor, ceremony: Ceremony, project_ids: Iterable[Any], *,
     new ones start without; those left out are removed. All-or-nothing: any bad id fails the
     whole call with a message naming it."""
     _check_version(ceremony, expected_version)
+    requested = list(project_ids)
+    if len(requested) > MAX_PROJECTS:  # refused before any work: the cost stays bounded
+        raise CeremonyError({"project_ids": _("一场签约仪式最多 %(n)d 个项目（本次提交了 %(m)d 个）。",
+                                              n=MAX_PROJECTS, m=len(requested))})
     ids: list[int] = []
+    seen: set[int] = set()
     problems: list[str] = []
-    for raw in project_ids:
+    for raw in requested:
         if isinstance(raw, bool) or not isinstance(raw, int):
             problems.append(_("项目编号必须是整数：%(v)s", v=str(raw)[:20]))
-            continue
-        if raw in ids:
+        elif raw in seen:
             problems.append(_("项目 %(id)d 重复出现。", id=raw))
-            continue
-        if not 0 < raw <= MAX_ID:  # never sent to the database: PostgreSQL would reject it
-            problems.append(f"{raw}: {project_problem(actor, ceremony, None)}")
-            continue
-        ids.append(raw)
-    if len(ids) > MAX_PROJECTS:
-        problems.append(_("一场签约仪式最多 %(n)d 个项目。", n=MAX_PROJECTS))
+        elif not 0 < raw <= MAX_ID:  # never sent to the database: PostgreSQL would reject it
+            problems.append(f"{raw}: {_problem(actor, ceremony, None, None)}")
+        else:
+            seen.add(raw)
+            ids.append(raw)
     current = {s.project_id: s for s in ceremony.signings}
-    projects = {p.id: p for p in db.session.execute(select(Project).where(Project.id.in_(ids))).scalars()} if ids else {}
-    for pid in ids:
-        if pid in current:
-            continue
-        problem = project_problem(actor, ceremony, projects.get(pid))
+    new_ids = [pid for pid in ids if pid not in current]
+    # Two queries however long the list (at most 2 × MAX_PROJECTS ids, far below any driver's
+    # parameter limit): the projects named or signed now, and their signings elsewhere.
+    wanted = seen | set(current)
+    projects = {p.id: p for p in db.session.execute(
+        select(Project).options(joinedload(Project.unit)).where(Project.id.in_(wanted))).scalars()} if wanted else {}
+    elsewhere = {s.project_id: s for s in db.session.execute(
+        select(CeremonySigning).options(joinedload(CeremonySigning.ceremony))
+        .where(CeremonySigning.project_id.in_(new_ids), CeremonySigning.ceremony_id != ceremony.id)
+    ).scalars()} if new_ids else {}
+    for pid in new_ids:
+        problem = _problem(actor, ceremony, projects.get(pid), elsewhere.get(pid))
         if problem:
             problems.append(f"{pid}: {problem}")
     if problems:
@@ -342,12 +359,12 @@ def set_projects(actor, ceremony: Ceremony, project_ids: Iterable[Any], *,
     before = [s.project_id for s in signings_of(ceremony)]
     removed = []
     for pid, signing in list(current.items()):
-        if pid not in ids:
-            removed.append(signing.project)
+        if pid not in seen:
+            removed.append(projects[pid])
             ceremony.signings.remove(signing)
             db.session.delete(signing)
     ordered, added = [], []
-    for pid in ids:
+    for pid in ids:  # new signings are appended (O(1) each), then numbered once
         signing = current.get(pid)
         if signing is None:
             signing = CeremonySigning(project=projects[pid], position=0)

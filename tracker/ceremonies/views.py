@@ -17,9 +17,6 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.auth.models import Unit
-from tracker.briefs import service as briefs
-from tracker.briefs.render import BriefError
-from tracker.briefs.views import brief_error, pdf_response
 from tracker.ceremonies import operations as ops
 from tracker.ceremonies.forms import (
     AddProjectForm,
@@ -28,10 +25,16 @@ from tracker.ceremonies.forms import (
     VersionForm,
 )
 from tracker.ceremonies.models import Ceremony, CeremonySigning
+from tracker.ceremonies.schemas import AddProjectInput, CeremonyInput, SignatoriesInput
 from tracker.core.fields import int_arg
+from tracker.core.forms import mark_required, show_errors, validate_form
+from tracker.core.input import Choices
 from tracker.core.pagination import Page, page_arg
 from tracker.core.permissions import can, require, scope_filter
 from tracker.extensions import db
+from tracker.jobs import views as jobs
+from tracker.projects.choices import fill_form
+from tracker.projects.choices import units as unit_choices
 from tracker.projects.models import Project
 
 bp = Blueprint("ceremonies", __name__, url_prefix="/ceremonies")
@@ -66,22 +69,16 @@ def _version(form) -> int | None:
     return -1 if version is None else version
 
 
-def _unit_choices(form: CeremonyForm) -> None:
-    units = db.session.execute(
-        select(Unit).where(scope_filter(current_user, Unit.id), Unit.is_active.is_(True))
-        .order_by(Unit.sort_order, Unit.id)
-    ).scalars().all()
-    form.unit_id.choices = [(u.id, u.name) for u in units]
+def _unit_choices(form: CeremonyForm, current_id: int | None = None) -> dict:
+    """Fill the host-unit select; returns the schema context with the same choices."""
+    choices = {"unit_id": unit_choices(current_user, current_id)}
+    fill_form(form, choices)
+    mark_required(form, CeremonyInput)
+    return {"choices": choices}
 
 
 def _apply_errors(form, errors: dict[str, str]) -> None:
-    mapping = {"unit": "unit_id"}
-    for key, message in errors.items():
-        name = mapping.get(key, key)
-        if name in form:
-            form[name].errors = list(form[name].errors) + [message]
-        else:
-            flash(message, "error")
+    show_errors(form, {{"unit": "unit_id"}.get(key, key): message for key, message in errors.items()})
 
 
 STALE_MESSAGE = _l("在您操作期间，该签约仪式已被他人修改。页面已刷新为最新内容，请核对后重试。")
@@ -114,46 +111,42 @@ def list_ceremonies():
 def create_ceremony():
     require("ceremony.manage")
     form = CeremonyForm()
-    _unit_choices(form)
+    context = _unit_choices(form)
     if request.method == "GET":
         form.unit_id.data = current_user.unit_id
-    status = 200
-    if form.validate_on_submit():
-        unit = db.session.get(Unit, form.unit_id.data)
+        return render_template("ceremonies/form.html", form=form, ceremony=None)
+    data = validate_form(form, CeremonyInput, context=context)
+    if data is not None:
         try:
-            ceremony = ops.create_ceremony(current_user, name=form.name.data, held_on=form.held_on.data,
-                                           venue=form.venue.data or "", unit=unit)
-            db.session.commit()
+            ceremony = ops.create_ceremony(current_user, name=data.name, held_on=data.held_on, venue=data.venue,
+                                           unit=db.session.get(Unit, data.unit_id))
         except ops.CeremonyError as err:
             db.session.rollback()
             _apply_errors(form, err.errors)
-            status = 422
         else:
             flash(_("签约仪式“%(name)s”已创建，现在可以加入签约项目。", name=ceremony.name), "success")
             return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony.id))
-    elif form.errors:
-        status = 422
-    return render_template("ceremonies/form.html", form=form, ceremony=None), status
+    return render_template("ceremonies/form.html", form=form, ceremony=None), 422
 
 
 @bp.route("/<int:ceremony_id>/edit", methods=["GET", "POST"])
 def edit_ceremony(ceremony_id: int):
     ceremony = load_ceremony(ceremony_id, "ceremony.manage")
     form = CeremonyForm(obj=None if request.method == "POST" else ceremony)
-    _unit_choices(form)
+    context = _unit_choices(form, ceremony.unit_id)
     if request.method == "GET":
         form.version.data = str(ceremony.version_id)
-    status = 200
-    if form.validate_on_submit():
-        unit = db.session.get(Unit, form.unit_id.data)
+        return render_template("ceremonies/form.html", form=form, ceremony=ceremony)
+    data = validate_form(form, CeremonyInput, context=context)
+    status = 422
+    if data is not None:
         try:
-            changes = ops.update_ceremony(current_user, ceremony, name=form.name.data, held_on=form.held_on.data,
-                                          venue=form.venue.data or "", unit=unit, expected_version=_version(form))
-            db.session.commit()
+            changes = ops.update_ceremony(current_user, ceremony, name=data.name, held_on=data.held_on,
+                                          venue=data.venue, unit=db.session.get(Unit, data.unit_id),
+                                          expected_version=data.version or -1)
         except ops.CeremonyError as err:
             db.session.rollback()
             _apply_errors(form, err.errors)
-            status = 422
         except (ops.StaleCeremony, StaleDataError):
             db.session.rollback()
             flash(_("保存失败：在您编辑期间，该签约仪式已被他人修改。您填写的内容仍保留在下方，请核对后再保存。"), "error")
@@ -165,8 +158,6 @@ def edit_ceremony(ceremony_id: int):
         else:
             flash(_("已保存修改。") if changes else _("没有需要保存的修改。"), "success" if changes else "info")
             return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony.id))
-    elif form.errors:
-        status = 422
     return render_template("ceremonies/form.html", form=form, ceremony=ceremony), status
 
 
@@ -179,7 +170,7 @@ def delete_ceremony(ceremony_id: int):
     name = ceremony.name
     try:
         ops.delete_ceremony(current_user, ceremony, expected_version=_version(form))
-        db.session.commit()
+        db.session.flush()  # a conflict surfaces here, inside the try
     except ops.CeremonyError as err:
         db.session.rollback()
         flash(" ".join(err.errors.values()), "error")
@@ -204,15 +195,17 @@ def _signings(ceremony: Ceremony) -> list[CeremonySigning]:
     ).scalars().all())
 
 
-def _picker(ceremony: Ceremony, form: AddProjectForm) -> int:
-    """Fill the project picker; returns how many eligible projects were left out."""
+def _picker(ceremony: Ceremony, form: AddProjectForm) -> tuple[int, dict]:
+    """Fill the project picker; returns how many eligible projects were left out, and the
+    schema context (only offered projects may be added)."""
     q = ops.eligible_projects_query(current_user, ceremony).options(joinedload(Project.unit))
     projects = db.session.execute(q.limit(PICKER_LIMIT + 1)).scalars().all()
     more = max(0, len(projects) - PICKER_LIMIT)
-    form.project_id.choices = [("", _("请选择项目"))] + [
-        (p.id, f"{p.name}（{p.unit.name}）") for p in projects[:PICKER_LIMIT]
-    ]
-    return more
+    choices = {"project_id": Choices.of(projects[:PICKER_LIMIT], label=lambda p: f"{p.name}（{p.unit.name}）",
+                                        noun=_("项目"))}
+    fill_form(form, choices, blanks={"project_id": _("请选择项目")})
+    mark_required(form, AddProjectInput)
+    return more, {"choices": choices}
 
 
 def _render_ceremony(ceremony: Ceremony, add_form: AddProjectForm | None = None, status: int = 200):
@@ -221,7 +214,7 @@ def _render_ceremony(ceremony: Ceremony, add_form: AddProjectForm | None = None,
     more = 0
     if manage:
         add_form = add_form or AddProjectForm(formdata=None)
-        more = _picker(ceremony, add_form)
+        more, _context = _picker(ceremony, add_form)
         add_form.version.data = str(ceremony.version_id)
     total = sum((s.project.contracted_investment or 0 for s in signings), 0)
     return render_template(
@@ -240,15 +233,15 @@ def view_ceremony(ceremony_id: int):
 def add_project(ceremony_id: int):
     ceremony = load_ceremony(ceremony_id, "ceremony.manage")
     form = AddProjectForm()
-    _picker(ceremony, form)
-    if not form.validate_on_submit():
+    _more, context = _picker(ceremony, form)
+    data = validate_form(form, AddProjectInput, context=context)
+    if data is None:
         return _render_ceremony(ceremony, form, 422)
-    project = db.session.get(Project, form.project_id.data)
+    project = db.session.get(Project, data.project_id)
     try:
-        signing = ops.add_project(current_user, ceremony, project, signatory_local=form.signatory_local.data or "",
-                                  signatory_investor=form.signatory_investor.data or "",
-                                  expected_version=_version(form))
-        db.session.commit()
+        signing = ops.add_project(current_user, ceremony, project, signatory_local=data.signatory_local,
+                                  signatory_investor=data.signatory_investor,
+                                  expected_version=data.version or -1)
     except ops.CeremonyError as err:
         db.session.rollback()
         ceremony = load_ceremony(ceremony_id, "ceremony.manage")
@@ -272,7 +265,7 @@ def _button_action(ceremony_id: int, run) -> Response:
         abort(400)
     try:
         outcome = run(_version(form))
-        db.session.commit()
+        db.session.flush()  # a conflict surfaces here, inside the try
     except ops.CeremonyError as err:
         db.session.rollback()
         flash(" ".join(err.errors.values()), "error")
@@ -345,17 +338,17 @@ def edit_signatories(ceremony_id: int, signing_id: int):
     form = SignatoriesForm(obj=None if request.method == "POST" else signing)
     if request.method == "GET":
         form.version.data = str(ceremony.version_id)
-    status = 200
-    if form.validate_on_submit():
+        return render_template("ceremonies/signatories.html", form=form, ceremony=ceremony, signing=signing)
+    data = validate_form(form, SignatoriesInput)
+    status = 422
+    if data is not None:
         try:
-            ops.update_signatories(current_user, ceremony, signing, signatory_local=form.signatory_local.data or "",
-                                   signatory_investor=form.signatory_investor.data or "",
-                                   expected_version=_version(form))
-            db.session.commit()
+            ops.update_signatories(current_user, ceremony, signing, signatory_local=data.signatory_local,
+                                   signatory_investor=data.signatory_investor,
+                                   expected_version=data.version or -1)
         except ops.CeremonyError as err:
             db.session.rollback()
             _apply_errors(form, err.errors)
-            status = 422
         except (ops.StaleCeremony, StaleDataError):
             db.session.rollback()
             flash(str(STALE_MESSAGE) + " " + _("您填写的内容仍保留在下方。"), "error")
@@ -368,30 +361,25 @@ def edit_signatories(ceremony_id: int, signing_id: int):
         else:
             flash(_("签约人已保存。"), "success")
             return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony_id) + "#signings")
-    elif form.errors:
-        status = 422
     return render_template("ceremonies/signatories.html", form=form, ceremony=ceremony, signing=signing), status
 
 
 # --- PDFs ------------------------------------------------------------------------------------
+# The booklet and the signing-order sheet are prepared as jobs (tracker.jobs): the button
+# queues one and the job page shows its progress, then the download. One of each kind at a
+# time per user.
 
-@bp.get("/<int:ceremony_id>/booklet.pdf")
-def booklet_pdf(ceremony_id: int):
+@bp.post("/<int:ceremony_id>/booklet")
+def start_booklet(ceremony_id: int):
     ceremony = load_ceremony(ceremony_id)
-    try:
-        result = briefs.booklet_pdf(ceremony)
-    except BriefError as err:
-        return brief_error(err)
-    return pdf_response(result, briefs.pdf_filename(ceremony.name, "签约项目简介汇编"),
-                        f"ceremony-{ceremony.id}-booklet.pdf")
+    return jobs.start("booklet", title=_("%(name)s · 签约项目简介汇编", name=ceremony.name),
+                      params={"ceremony_id": ceremony.id},
+                      back=url_for("ceremonies.view_ceremony", ceremony_id=ceremony.id))
 
 
-@bp.get("/<int:ceremony_id>/order.pdf")
-def order_pdf(ceremony_id: int):
+@bp.post("/<int:ceremony_id>/order-sheet")
+def start_order_sheet(ceremony_id: int):
     ceremony = load_ceremony(ceremony_id)
-    try:
-        result = briefs.order_pdf(ceremony)
-    except BriefError as err:
-        return brief_error(err)
-    return pdf_response(result, briefs.pdf_filename(ceremony.name, "签约顺序表"),
-                        f"ceremony-{ceremony.id}-order.pdf")
+    return jobs.start("order_sheet", title=_("%(name)s · 签约顺序表", name=ceremony.name),
+                      params={"ceremony_id": ceremony.id},
+                      back=url_for("ceremonies.view_ceremony", ceremony_id=ceremony.id))

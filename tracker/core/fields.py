@@ -8,14 +8,16 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DecimalField
 from wtforms.validators import ValidationError
 
+from tracker.core.input import MAX_ID  # ids above it cannot exist (32-bit keys)
+
 # Control characters other than newline/tab never belong in our text (NUL breaks PostgreSQL).
 _CONTROL = {c for c in map(chr, range(32)) if c not in "\n\t"} | {"\x7f"}
 
 
 def int_arg(raw: str | None) -> int | None:
     """A non-negative integer typed or sent by a user (an id, a version, a year), or None for
-    anything else: signs, spaces, full-width digits, and numbers too long for a 32-bit key."""
-    if raw and raw.isascii() and raw.isdigit() and len(raw) < 10:
+    anything else: signs, spaces, full-width digits, and numbers above ``MAX_ID``."""
+    if raw and raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ID:
         return int(raw)
     return None
 

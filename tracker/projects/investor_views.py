@@ -12,13 +12,17 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
+from tracker.audit.history import Fields, history_items
 from tracker.audit.models import AuditEntry
 from tracker.auth.models import Unit
 from tracker.core import uscc as uscc_rules
 from tracker.core.fields import fold_width, int_arg
+from tracker.core.forms import mark_required, show_errors, validate_form
+from tracker.core.input import clean_text, parse_uscc
 from tracker.core.pagination import Page, page_arg
 from tracker.core.permissions import require, scope_filter
 from tracker.extensions import db
+from tracker.projects.choices import fill_form, investor_choices
 from tracker.projects.investor_forms import FIELD_LABELS, InvestorForm
 from tracker.projects.investor_operations import (
     create_investor,
@@ -27,6 +31,7 @@ from tracker.projects.investor_operations import (
 )
 from tracker.projects.models import Investor, Project, SourceRegion
 from tracker.projects.operations import FieldErrors, StaleEdit
+from tracker.projects.schemas import InvestorInput
 
 bp = Blueprint("investors", __name__, url_prefix="/investors")
 
@@ -190,96 +195,81 @@ def view_investor(investor_id: int):
         .where(AuditEntry.object_type == Investor.__tablename__, AuditEntry.object_id == investor.id)
         .order_by(AuditEntry.id.desc()).limit(20)
     ).scalars().all()
-    names = _reference_names(history)
     return render_template("investors/detail.html", investor=investor, projects=projects, live=live,
-                           investment=investment, history=history, field_labels=FIELD_LABELS, names=names)
+                           investment=investment, history=history_items(history, INVESTOR_HISTORY))
 
 
-def _reference_names(history) -> dict[str, dict[str, str]]:
-    """Names for the region and unit ids that appear in the change history (two queries at most)."""
-    ids: dict[str, set[int]] = {"source_region_id": set(), "unit_id": set()}
-    for entry in history:
-        for key, found in ids.items():
-            value = (entry.changes or {}).get(key)
-            # An update records [before, after]; a create records the bare value.
-            values = value if isinstance(value, list) else [value]
-            found.update(v for v in values if isinstance(v, int) and not isinstance(v, bool))
-    out: dict[str, dict[str, str]] = {"source_region_id": {}, "unit_id": {}}
-    for key, model in (("source_region_id", SourceRegion), ("unit_id", Unit)):
-        if ids[key]:
-            rows = db.session.execute(select(model.id, model.name).where(model.id.in_(ids[key]))).all()
-            out[key] = {str(i): name for i, name in rows}
-    return out
+# How the investor's change history reads (tracker.audit.history formats every history).
+INVESTOR_HISTORY = Fields(labels=FIELD_LABELS, kinds={"introduction": "longtext"},
+                          title_only=frozenset({"seed.create"}))
 
 
-def _fill_choices(form: InvestorForm, investor: Investor | None) -> None:
-    units = _scoped_units(current_user, investor.unit_id if investor else None)
-    form.unit_id.choices = [(u.id, u.name) for u in units]
-    if len(units) > 1:
-        form.unit_id.choices.insert(0, ("", _("请选择")))
-    current_region = investor.source_region_id if investor else None
-    regions = db.session.execute(
-        select(SourceRegion).where(SourceRegion.is_active.is_(True) | (SourceRegion.id == current_region))
-        .order_by(SourceRegion.sort_order, SourceRegion.id)
-    ).scalars().all()
-    form.source_region_id.choices = [("", _("请选择"))] + [
-        (r.id, f"{r.name}（{_('长三角')}）" if r.is_yrd else r.name) for r in regions
-    ]
-    form.foreign_region_ids = frozenset(r.id for r in regions if r.is_foreign)
+def _prepare(form: InvestorForm, investor: Investor | None) -> dict:
+    """Fill the select boxes; returns the schema context (the same choices)."""
+    choices = investor_choices(current_user, investor)
+    regions = choices["source_region_id"]
+    regions.options = [(rid, f"{name}（{_('长三角')}）" if rid in regions.yrd_ids else name)
+                       for rid, name in regions.options]
+    fill_form(form, choices, blanks={"source_region_id": _("请选择"),
+                                     **({"unit_id": _("请选择")} if len(choices["unit_id"].options) > 1 else {})})
+    mark_required(form, InvestorInput)
+    return {"choices": choices, "foreign_region_ids": regions.foreign_ids}
 
 
-def _apply_field_errors(form: InvestorForm, errors: dict[str, str]) -> None:
-    for name, message in errors.items():
-        form[name].errors = list(form[name].errors) + [message]
-
-
-def _add_duplicate_errors(form: InvestorForm, exclude_id: int | None) -> None:
-    """When other fields are wrong, still say now that the name or USCC is taken (not after the fix)."""
-    if request.method != "POST" or form.name.errors or not form.name.data:
-        return
-    values = {"name": form.name.data, "uscc": None if form.uscc.errors else form.uscc.data}
-    _apply_field_errors(form, duplicate_errors(values, exclude_id))
+def _validate(form: InvestorForm, context: dict, exclude_id: int | None) -> InvestorInput | None:
+    """The typed input, or None with the messages shown. A name or USCC already taken is said
+    at once, even while another field is also wrong (not only after that is fixed)."""
+    data = validate_form(form, InvestorInput, context=context)
+    if data is not None or form.name.errors:
+        return data
+    uscc = None
+    if not form.uscc.errors and form.uscc.data:
+        uscc = parse_uscc(form.uscc.data)
+    unit_id = None if form.unit_id.errors else form.unit_id.data  # never probe an unoffered unit
+    show_errors(form, duplicate_errors({"name": clean_text(form.name.data or ""), "uscc": uscc,
+                                        "unit_id": unit_id}, exclude_id, current_user))
+    return None
 
 
 @bp.route("/new", methods=["GET", "POST"], endpoint="create_investor")
 def create_investor_view():
     require("investor.create")
     form = InvestorForm()
-    _fill_choices(form, None)
+    context = _prepare(form, None)
     if request.method == "GET":
         form.unit_id.data = current_user.unit_id
-    if form.validate_on_submit():
+        return render_template("investors/form.html", form=form, investor=None)
+    data = _validate(form, context, None)
+    if data is not None:
         try:
-            investor = create_investor(current_user, form.values())
-            db.session.commit()
+            investor = create_investor(current_user, data.investor_values(context["foreign_region_ids"]))
         except FieldErrors as err:
             db.session.rollback()
-            _apply_field_errors(form, err.errors)
+            show_errors(form, err.errors)
         else:
             flash(_("投资方“%(name)s”已登记。", name=investor.name), "success")
             return redirect(url_for("investors.view_investor", investor_id=investor.id))
-    else:
-        _add_duplicate_errors(form, None)
-    return render_template("investors/form.html", form=form, investor=None), 422 if form.errors else 200
+    return render_template("investors/form.html", form=form, investor=None), 422
 
 
 @bp.route("/<int:investor_id>/edit", methods=["GET", "POST"])
 def edit_investor(investor_id: int):
     investor = load_investor(investor_id, "investor.edit")
     form = InvestorForm(obj=None if request.method == "POST" else investor)
-    _fill_choices(form, investor)
+    context = _prepare(form, investor)
     if request.method == "GET":
         form.version.data = str(investor.version_id)
         if investor.country == "中国":
             form.country.data = ""
-    if form.validate_on_submit():
-        expected = int_arg(form.version.data)
+        return render_template("investors/form.html", form=form, investor=investor)
+    data = _validate(form, context, investor.id)
+    if data is not None:
         try:
-            changes = update_investor(current_user, investor, form.values(), expected)
-            db.session.commit()
+            changes = update_investor(current_user, investor, data.investor_values(context["foreign_region_ids"]),
+                                      data.version)
         except FieldErrors as err:
             db.session.rollback()
-            _apply_field_errors(form, err.errors)
+            show_errors(form, err.errors)
         except (StaleEdit, StaleDataError):
             db.session.rollback()
             flash(_("保存失败：在您编辑期间，该投资方已被他人修改。他人保存的最新内容列在下方，"
@@ -290,6 +280,4 @@ def edit_investor(investor_id: int):
         else:
             flash(_("已保存修改。") if changes else _("没有需要保存的修改。"), "success" if changes else "info")
             return redirect(url_for("investors.view_investor", investor_id=investor.id))
-    else:
-        _add_duplicate_errors(form, investor.id)
-    return render_template("investors/form.html", form=form, investor=investor), 422 if form.errors else 200
+    return render_template("investors/form.html", form=form, investor=investor), 422

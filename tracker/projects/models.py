@@ -14,6 +14,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -62,11 +63,20 @@ class Platform(ReferenceMixin, db.Model):
 
 
 class Investor(TimestampMixin, db.Model):
+    """A company as one unit recorded it. Each unit keeps its own investor records: a company
+    investing in two counties has one record in each (name and USCC are unique per unit, not
+    across units), so a county never reads or changes what another county wrote. The city
+    bureau sees every unit's records; the USCC links one company's records across units."""
+
     __tablename__ = "investor"
+    __table_args__ = (
+        UniqueConstraint("unit_id", "name", name="uq_investor_unit_name"),
+        UniqueConstraint("unit_id", "uscc", name="uq_investor_unit_uscc"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    uscc: Mapped[str | None] = mapped_column(String(18), unique=True, nullable=True)
+    name: Mapped[str] = mapped_column(String(100))
+    uscc: Mapped[str | None] = mapped_column(String(18), nullable=True, index=True)
     source_region_id: Mapped[int] = mapped_column(ForeignKey("source_region.id"), index=True)
     source_region: Mapped[SourceRegion] = relationship()
     country: Mapped[str] = mapped_column(String(40), default="中国")
@@ -102,10 +112,13 @@ class Project(TimestampMixin, db.Model):
         Index("ix_project_archived_signed", "is_archived", "signed_on"),
         # Size bands (>= amount) and both investment sorts (read forwards or backwards).
         Index("ix_project_investment_id", "contracted_investment", "id"),
+        # Unique per unit only: a county must not learn another county's project names by
+        # being told a name is taken.
+        UniqueConstraint("unit_id", "name", name="uq_project_unit_name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
     investor_id: Mapped[int] = mapped_column(ForeignKey("investor.id"), index=True)
     investor: Mapped[Investor] = relationship()
     industry_id: Mapped[int] = mapped_column(ForeignKey("industry.id"), index=True)
@@ -131,6 +144,7 @@ class Project(TimestampMixin, db.Model):
     expected_output: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
     expected_tax: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
     expected_jobs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    contact_phone: Mapped[str] = mapped_column(String(30), default="", server_default="")  # 项目联系人电话
 
     # Designations (重点项目标识).
     is_provincial_major: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -9,9 +9,11 @@ from sqlalchemy import func, select
 
 from tracker.audit.operations import diff, jsonable, record
 from tracker.core.db import utcnow
+from tracker.core.permissions import in_scope
 from tracker.extensions import db
 from tracker.projects.forms import PROJECT_FIELDS
 from tracker.projects.models import Investor, Project
+from tracker.workflow.operations import Conflict, pending_request
 
 
 class FieldErrors(ValueError):
@@ -26,6 +28,16 @@ class StaleEdit(Exception):
     """The record changed since the form was opened."""
 
 
+class ArchivedProject(StaleEdit):
+    """The project is archived, so read-only: restore it first. A kind of StaleEdit (archiving
+    changes the record), so every caller that answers a stale save (409, the input kept)
+    answers this too, whichever entry point it is; ``message`` says why."""
+
+    def __init__(self) -> None:
+        self.message = _("已归档的项目不能修改，请先恢复。")
+        super().__init__(self.message)
+
+
 def _normalise(values: dict[str, Any]) -> dict[str, Any]:
     out = dict(values)
     for key, value in out.items():
@@ -36,8 +48,9 @@ def _normalise(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _name_taken(name: str, exclude_id: int | None) -> bool:
-    q = select(Project.id).where(func.lower(Project.name) == name.lower())
+def _name_taken(name: str, unit_id: int, exclude_id: int | None) -> bool:
+    """Names are unique per unit: another unit's project names are never revealed."""
+    q = select(Project.id).where(Project.unit_id == unit_id, func.lower(Project.name) == name.lower())
     if exclude_id is not None:
         q = q.where(Project.id != exclude_id)
     return db.session.execute(q.limit(1)).first() is not None
@@ -45,19 +58,22 @@ def _name_taken(name: str, exclude_id: int | None) -> bool:
 
 def resolve_investor(actor, *, name: str, uscc: str | None, source_region_id: int | None,
                      country: str | None, unit_id: int) -> Investor:
-    """The investor named in a project form: the existing company or a new one.
+    """The investor named in a project form: the project's unit's record of it, or a new one.
 
-    Companies are real-world entities shared by all units, so an existing name is reused. Its
-    details are not disclosed here: a USCC that disagrees with the stored one is refused.
+    Each unit keeps its own investor records (see ``Investor``): the name is looked up among
+    ``unit_id``'s investors only, so a project never points at, shows or changes another
+    unit's record; a company that invests in two counties gets one record in each.
     """
+    if actor is not None and not in_scope(actor, unit_id):
+        raise FieldErrors({"unit_id": _("只能为本单位登记项目和投资方。")})
     investor = db.session.execute(
-        select(Investor).where(func.lower(Investor.name) == name.lower())
+        select(Investor).where(Investor.unit_id == unit_id, func.lower(Investor.name) == name.lower())
     ).scalar_one_or_none()
     if investor is not None:
         if uscc and investor.uscc and investor.uscc != uscc:
             raise FieldErrors({"investor_uscc": _("与已登记的同名投资方的统一社会信用代码不一致，请在投资方页面核对。")})
         if uscc and not investor.uscc:
-            if _uscc_owner(uscc) is not None:
+            if _uscc_owner(uscc, unit_id) is not None:
                 raise FieldErrors({"investor_uscc": _("该统一社会信用代码已属于另一家投资方。")})
             record(actor, "investor.update", investor, {"uscc": [None, uscc]})
             investor.uscc = uscc
@@ -65,7 +81,7 @@ def resolve_investor(actor, *, name: str, uscc: str | None, source_region_id: in
     errors = {}
     if source_region_id is None:
         errors["source_region_id"] = _("新投资方请选择来源地。")
-    if uscc and _uscc_owner(uscc) is not None:
+    if uscc and _uscc_owner(uscc, unit_id) is not None:
         errors["investor_uscc"] = _("该统一社会信用代码已属于另一家投资方。")
     if errors:
         raise FieldErrors(errors)
@@ -77,14 +93,16 @@ def resolve_investor(actor, *, name: str, uscc: str | None, source_region_id: in
     return investor
 
 
-def _uscc_owner(uscc: str) -> Investor | None:
-    return db.session.execute(select(Investor).where(Investor.uscc == uscc)).scalar_one_or_none()
+def _uscc_owner(uscc: str, unit_id: int) -> Investor | None:
+    return db.session.execute(
+        select(Investor).where(Investor.unit_id == unit_id, Investor.uscc == uscc)
+    ).scalar_one_or_none()
 
 
 def create_project(actor, values: dict[str, Any], investor_values: dict[str, Any], stage: str) -> Project:
     values = _normalise({k: values[k] for k in PROJECT_FIELDS if k in values})
-    if _name_taken(values["name"], None):
-        raise FieldErrors({"name": _("已存在同名项目（可能已归档），请换一个名称。")})
+    if _name_taken(values["name"], values["unit_id"], None):
+        raise FieldErrors({"name": _name_taken_message()})
     investor = resolve_investor(actor, unit_id=values["unit_id"], **investor_values)
     project = Project(**values, investor=investor, stage=stage, created_by_id=actor.id)
     db.session.add(project)
@@ -96,17 +114,26 @@ def create_project(actor, values: dict[str, Any], investor_values: dict[str, Any
 
 def update_project(actor, project: Project, values: dict[str, Any], investor_values: dict[str, Any],
                    expected_version: int | None) -> dict[str, list[Any]]:
-    """Apply an edit; raises StaleEdit when someone saved in between."""
+    """Apply an edit; raises StaleEdit when someone saved in between, ArchivedProject when the
+    project is archived."""
+    if project.is_archived:
+        raise ArchivedProject()
     if expected_version is None or project.version_id != expected_version:
         raise StaleEdit()
     values = _normalise({k: values[k] for k in PROJECT_FIELDS if k in values})
-    if _name_taken(values["name"], project.id):
-        raise FieldErrors({"name": _("已存在同名项目（可能已归档），请换一个名称。")})
+    unit_id = values.get("unit_id", project.unit_id)
+    if _name_taken(values.get("name", project.name), unit_id, project.id):
+        raise FieldErrors({"name": _name_taken_message()})
     changes = diff(project, list(values), values)
     if investor_values["name"].lower() != project.investor.name.lower() or (
         investor_values.get("uscc") and investor_values["uscc"] != project.investor.uscc
-    ):
-        investor = resolve_investor(actor, unit_id=values["unit_id"], **investor_values)
+    ) or project.investor.unit_id != unit_id:  # moved to another unit: that unit's record
+        old = project.investor
+        if old.unit_id != unit_id and investor_values["name"].lower() == old.name.lower():
+            # The same company recorded anew in the target unit, unless it has it already.
+            known = {"uscc": old.uscc, "source_region_id": old.source_region_id, "country": old.country}
+            investor_values = {**investor_values, **{k: v for k, v in known.items() if not investor_values.get(k)}}
+        investor = resolve_investor(actor, unit_id=unit_id, **investor_values)
         if investor.id != project.investor_id:
             changes["investor"] = [project.investor.name, investor.name]
             project.investor = investor
@@ -122,9 +149,20 @@ def update_project(actor, project: Project, values: dict[str, Any], investor_val
     return changes
 
 
+def _name_taken_message() -> str:
+    # "所选单位": the city files projects under any unit; a county only under its own.
+    return _("所选单位已存在同名项目（可能已归档），请换一个名称。")
+
+
 def set_archived(actor, project: Project, archived: bool) -> None:
+    """Archive (read-only from then on) or restore. A project with a pending stage request is
+    not archived: the request is decided (or withdrawn) first, so nobody's request is
+    silently dropped and no decision ever lands on an archived project. Raises
+    ``workflow.operations.Conflict`` (409) with a message saying so."""
     if project.is_archived == archived:
         return
+    if archived and pending_request(project) is not None:
+        raise Conflict(_("该项目有一项待审批的阶段变更申请：请先批准或驳回（或由申请人撤回）后再归档。"))
     project.is_archived = archived
     project.archived_at = utcnow() if archived else None
     db.session.flush()

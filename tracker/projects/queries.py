@@ -15,6 +15,7 @@ from tracker.core.pagination import Page, page_arg
 from tracker.core.permissions import scope_filter
 from tracker.extensions import db
 from tracker.projects.models import Industry, Investor, Project, SourceRegion
+from tracker.projects.schemas import SIZE_BAND_CODES, SORT_CODES
 from tracker.workflow.stages import CODES
 
 # Size bands (万元): 10亿元以上, 50亿元以上, 百亿级.
@@ -29,6 +30,7 @@ SORTS = {
     "updated": (Project.updated_at.desc(), Project.id.desc()),
 }
 DEFAULT_SORT = "signed"
+assert tuple(SIZE_BANDS) == SIZE_BAND_CODES and tuple(SORTS) == SORT_CODES  # the API's schema names them
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, StringField
+from wtforms import BooleanField, HiddenField, IntegerField, StringField
 from wtforms.validators import (
     DataRequired,
     Length,
@@ -22,9 +22,23 @@ from wtforms.validators import (
 )
 
 from tracker.auth.models import Unit
-from tracker.core.fields import clean_text
-from tracker.projects.forms import IdSelectField, SafeIntegerField
+from tracker.core.input import Problem, clean_text, parse_integer
+from tracker.projects.forms import IdSelectField
 from tracker.projects.models import Industry, Platform, SourceRegion
+
+
+class SafeIntegerField(IntegerField):
+    """An integer typed in any width (１２), parsed by the input layer's one integer parser."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0]:
+            self.data = None
+            return
+        try:
+            self.data = parse_integer(valuelist[0], minimum=-(2**31), maximum=2**31 - 1)
+        except Problem:
+            self.data = None
+            raise ValueError(_l("请输入整数。")) from None
 
 
 def _lower(value):

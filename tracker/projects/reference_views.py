@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from tracker.audit.history import Fields, HistoryItem, history_items
 from tracker.audit.models import AuditEntry
 from tracker.auth.models import Unit
 from tracker.core.permissions import require
@@ -79,12 +80,13 @@ def _fill_choices(form, row) -> None:
         form.unit_id.choices = [("", _("（不限）"))] + [(u.id, u.name) for u in units]
 
 
-def _history(kind: RefKind, row) -> list[AuditEntry]:
-    return list(db.session.execute(
+def _history(kind: RefKind, row) -> list[HistoryItem]:
+    entries = db.session.execute(
         select(AuditEntry).options(joinedload(AuditEntry.actor))
         .where(AuditEntry.object_type == kind.table, AuditEntry.object_id == row.id)
         .order_by(AuditEntry.id.desc()).limit(HISTORY_LIMIT)
-    ).scalars())
+    ).scalars()
+    return history_items(entries, Fields(labels=kind.labels))
 
 
 def _apply_errors(form, errors: dict[str, str]) -> None:
@@ -135,7 +137,7 @@ def create_row_view(kind: str):
     if form.validate_on_submit():
         try:
             row = create_row(current_user, spec, spec.values(form))
-            db.session.commit()
+            db.session.flush()  # a conflict surfaces here, inside the try
         except FieldErrors as err:
             db.session.rollback()
             _apply_errors(form, err.errors)
@@ -164,7 +166,7 @@ def edit_row(kind: str, row_id: int):
         return _render_form(spec, form, row, 422)
     try:
         changes = update_row(current_user, spec, row, spec.values(form), form.fingerprint.data)
-        db.session.commit()
+        db.session.flush()  # a conflict surfaces here, inside the try
     except FieldErrors as err:
         db.session.rollback()
         _apply_errors(form, err.errors)
@@ -203,7 +205,6 @@ def _set_active(slug: str, row_id: int, active: bool):
     row = _load(spec, row_id, lock=True)
     try:
         changed = set_row_active(current_user, spec, row, active)
-        db.session.commit()
     except NotAllowed as err:
         db.session.rollback()
         flash(err.message, "error")
@@ -222,7 +223,6 @@ def delete_row_view(kind: str, row_id: int):
     name = row.name
     try:
         delete_row(current_user, spec, row)
-        db.session.commit()
     except InUse as err:
         db.session.rollback()
         flash(_("“%(name)s”已被 %(n)d 条记录引用，不能删除；如不再使用，请将其停用。", name=name, n=err.count), "error")

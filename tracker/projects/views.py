@@ -9,17 +9,23 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.audit.models import AuditEntry
-from tracker.auth.models import Role, Unit, User
+from tracker.auth.models import Role
 from tracker.ceremonies.models import CeremonySigning
 from tracker.core.fields import int_arg
-from tracker.core.permissions import can, require, scope_filter
+from tracker.core.forms import mark_required, show_errors, validate_form
+from tracker.core.permissions import can, require
 from tracker.extensions import db
-from tracker.projects.forms import FIELD_LABELS, PROJECT_FIELDS, ProjectForm
-from tracker.projects.models import Industry, Platform, Project, SourceRegion
+from tracker.projects.choices import fill_form, project_choices
+from tracker.projects.forms import ProjectForm
+from tracker.projects.models import Project
 from tracker.projects.operations import FieldErrors, StaleEdit, create_project, set_archived, update_project
 from tracker.projects.queries import SORTS, ProjectFilters, filter_choices, list_page
+from tracker.projects.schemas import ProjectCreate, ProjectUpdate
 from tracker.workflow.models import Attachment
+from tracker.workflow.operations import Conflict
+from tracker.workflow.panel import stage_panel
 from tracker.workflow.stages import BY_CODE, INITIAL_CODES
+from tracker.workflow.timeline import project_timeline
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 
@@ -73,83 +79,45 @@ def view_project(project_id: int):
         .where(Attachment.project_id == project.id).order_by(Attachment.id.desc()).limit(MAX_ATTACHMENTS_SHOWN)
     ).scalars().all()
     return render_template("projects/detail.html", project=project, signing=signing, attachments=attachments,
-                           history=history[:HISTORY_PER_PAGE], history_older=older, history_before=before,
-                           field_labels=FIELD_LABELS)
+                           panel=stage_panel(current_user, project), timeline=project_timeline(history[:HISTORY_PER_PAGE]),
+                           history_older=older, history_before=before)
 
 
-def _fill_choices(form: ProjectForm, project: Project | None) -> None:
-    user = current_user
-    units = db.session.execute(
-        select(Unit).where(scope_filter(user, Unit.id), Unit.is_active.is_(True)).order_by(Unit.sort_order, Unit.id)
-    ).scalars().all()
-    form.unit_id.choices = [(u.id, u.name) for u in units]
-    active_or_current = lambda model, current_id: (
-        (model.is_active.is_(True)) | (model.id == current_id)
-    )
-    industries = db.session.execute(
-        select(Industry).where(active_or_current(Industry, project.industry_id if project else None))
-        .order_by(Industry.sort_order, Industry.id)
-    ).scalars().all()
-    form.industry_id.choices = [("", _("请选择"))] + [(i.id, i.name) for i in industries]
-    regions = db.session.execute(
-        select(SourceRegion).where(SourceRegion.is_active.is_(True)).order_by(SourceRegion.sort_order, SourceRegion.id)
-    ).scalars().all()
-    form.source_region_id.choices = [("", _("（已登记的投资方可不选）"))] + [(r.id, r.name) for r in regions]
-    platforms = db.session.execute(
-        select(Platform).where(active_or_current(Platform, project.platform_id if project else None))
-        .where(scope_filter(user, Platform.unit_id) | Platform.unit_id.is_(None))
-        .order_by(Platform.sort_order, Platform.id)
-    ).scalars().all()
-    form.platform_id.choices = [("", _("（无）"))] + [(p.id, p.name) for p in platforms]
-    owners = db.session.execute(
-        select(User).where(User.role.in_([Role.staff.value, Role.manager.value]), User.is_active_user.is_(True),
-                           scope_filter(user, User.unit_id))
-        .order_by(User.unit_id, User.display_name)
-    ).scalars().all()
-    form.owner_id.choices = [("", _("（未指定）"))] + [(u.id, f"{u.display_name}（{u.unit.name}）") for u in owners]
+def _prepare(form: ProjectForm, project: Project | None) -> dict:
+    """Fill the form's select boxes and return the schema context (the same choices)."""
+    choices = project_choices(current_user, project)
+    fill_form(form, choices, blanks={
+        "industry_id": _("请选择"), "source_region_id": _("（已登记的投资方可不选）"),
+        "platform_id": _("（无）"), "owner_id": _("（未指定）"),
+    })
     if "stage" in form:
         form.stage.choices = [(c, str(BY_CODE[c].label)) for c in INITIAL_CODES]
-
-
-def _investor_values(form: ProjectForm) -> dict:
-    return {
-        "name": form.investor_name.data,
-        "uscc": form.investor_uscc.data or None,
-        "source_region_id": form.source_region_id.data,
-        "country": form.investor_country.data,
-    }
-
-
-def _values(form: ProjectForm) -> dict:
-    return {name: form[name].data for name in PROJECT_FIELDS}
-
-
-def _apply_field_errors(form: ProjectForm, errors: dict[str, str]) -> None:
-    for name, message in errors.items():
-        form[name].errors = list(form[name].errors) + [message]
+    mark_required(form, ProjectCreate)
+    return {"choices": choices, "current_stage": project.stage if project else None}
 
 
 @bp.route("/new", methods=["GET", "POST"], endpoint="create_project")
 def create_project_view():
     require("project.create")
     form = ProjectForm()
-    _fill_choices(form, None)
+    context = _prepare(form, None)
     if request.method == "GET":
         form.unit_id.data = current_user.unit_id
         form.stage.data = "signed"
         if current_user.role == Role.staff.value:
             form.owner_id.data = current_user.id
-    if form.validate_on_submit():
+        return render_template("projects/form.html", form=form, project=None)
+    data = validate_form(form, ProjectCreate, context=context)
+    if data is not None:
         try:
-            project = create_project(current_user, _values(form), _investor_values(form), form.stage.data)
-            db.session.commit()
+            project = create_project(current_user, data.project_values(), data.investor_values(), data.stage)
         except FieldErrors as err:
             db.session.rollback()
-            _apply_field_errors(form, err.errors)
+            show_errors(form, err.errors)
         else:
             flash(_("项目“%(name)s”已创建。", name=project.name), "success")
             return redirect(url_for("projects.view_project", project_id=project.id))
-    return render_template("projects/form.html", form=form, project=None), 200 if not form.errors else 422
+    return render_template("projects/form.html", form=form, project=None), 422
 
 
 @bp.route("/<int:project_id>/edit", methods=["GET", "POST"])
@@ -160,44 +128,39 @@ def edit_project(project_id: int):
         return redirect(url_for("projects.view_project", project_id=project.id))
     form = ProjectForm(obj=None if request.method == "POST" else project)
     del form.stage  # the stage changes only through the workflow
-    form.current_stage = project.stage
-    _fill_choices(form, project)
+    context = _prepare(form, project)
     if request.method == "GET":
         form.investor_name.data = project.investor.name
         form.investor_uscc.data = project.investor.uscc
         form.version.data = str(project.version_id)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            expected = int(form.version.data) if (form.version.data or "").isdigit() else None
-            changes = update_project(current_user, project, _values(form), _investor_values(form), expected)
-            db.session.commit()
-        except FieldErrors as err:
-            db.session.rollback()
-            _apply_field_errors(form, err.errors)
-            status = 422
-        except (StaleEdit, StaleDataError):
-            db.session.rollback()
-            flash(_("保存失败：在您编辑期间，该项目已被他人修改。您填写的内容仍保留在下方；请打开新窗口查看最新内容，核对后再保存。"), "error")
-            fresh = db.session.get(Project, project_id)
-            form.version.data = str(fresh.version_id) if fresh else form.version.data
-            return render_template("projects/form.html", form=form, project=fresh or project, conflict=True), 409
-        else:
-            if changes:
-                flash(_("已保存修改。"), "success")
-            else:
-                flash(_("没有需要保存的修改。"), "info")
-            return redirect(url_for("projects.view_project", project_id=project.id))
-    elif form.errors:
-        status = 422
-    return render_template("projects/form.html", form=form, project=project), status
+        return render_template("projects/form.html", form=form, project=project)
+    data = validate_form(form, ProjectUpdate, context=context)
+    if data is None:
+        return render_template("projects/form.html", form=form, project=project), 422
+    try:
+        changes = update_project(current_user, project, data.project_values(), data.investor_values(), data.version)
+    except FieldErrors as err:
+        db.session.rollback()
+        show_errors(form, err.errors)
+        return render_template("projects/form.html", form=form, project=project), 422
+    except (StaleEdit, StaleDataError):
+        db.session.rollback()
+        flash(_("保存失败：在您编辑期间，该项目已被他人修改。您填写的内容仍保留在下方；请打开新窗口查看最新内容，核对后再保存。"), "error")
+        fresh = db.session.get(Project, project_id)
+        form.version.data = str(fresh.version_id) if fresh else form.version.data
+        return render_template("projects/form.html", form=form, project=fresh or project, conflict=True), 409
+    flash(_("已保存修改。") if changes else _("没有需要保存的修改。"), "success" if changes else "info")
+    return redirect(url_for("projects.view_project", project_id=project.id))
 
 
 @bp.post("/<int:project_id>/archive")
 def archive_project(project_id: int):
     project = load_project(project_id, "project.archive")
-    set_archived(current_user, project, True)
-    db.session.commit()
+    try:
+        set_archived(current_user, project, True)
+    except Conflict as err:  # a pending stage request is decided first
+        flash(err.message, "error")
+        return redirect(url_for("projects.view_project", project_id=project.id))
     flash(_("项目已归档。可在“已归档”列表中恢复。"), "success")
     return redirect(url_for("projects.list_projects"))
 
@@ -206,6 +169,5 @@ def archive_project(project_id: int):
 def restore_project(project_id: int):
     project = load_project(project_id, "project.archive")
     set_archived(current_user, project, False)
-    db.session.commit()
     flash(_("项目已恢复。"), "success")
     return redirect(url_for("projects.view_project", project_id=project.id))

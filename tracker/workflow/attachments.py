@@ -4,6 +4,9 @@
   never from the file name or the browser's Content-Type; a ``.exe`` renamed ``.pdf`` is
   refused, a PNG named ``scan.pdf`` is stored as PNG.
 - Size: at most ``MAX_BYTES`` (10 MB); at most ``MAX_BYTES + 1`` bytes are ever read.
+- Count: at most ``MAX_FILES_PER_REQUEST`` files are stored in one transaction (one web or
+  API request), whichever entry point hands them over.
+- Archived projects are read-only: nothing is added to them.
 - Storage: ``UPLOAD_DIR`` (default ``instance/uploads``, outside the static folder) under a
   random name (``secrets.token_hex``); the original name — Chinese included — is kept in the
   database only, cleaned of path parts and control characters.
@@ -33,6 +36,7 @@ from tracker.projects.models import Project
 from tracker.workflow.models import Attachment, StageRequest
 
 MAX_BYTES = 10 * 1024 * 1024
+MAX_FILES_PER_REQUEST = 10
 MAX_NAME = 255
 _CHUNK = 64 * 1024
 _STORED_NAME = re.compile(r"[0-9a-f]{32}")
@@ -130,6 +134,8 @@ def store_upload(actor, project: Project, request: StageRequest | None, file_sto
 
     if not can("stage.request", project, actor):
         raise NotAllowed(_("您的角色不能为该项目上传附件。"))
+    if project.is_archived:
+        raise ValueError(_("已归档的项目不能修改，请先恢复。"))
     if request is not None:
         if request.project_id != project.id:
             raise ValueError(_("附件与申请不属于同一项目。"))
@@ -137,6 +143,10 @@ def store_upload(actor, project: Project, request: StageRequest | None, file_sto
             raise ValueError(_("该申请已处理，不能再添加附件。"))
     if file_storage is None:
         raise ValueError(_("请选择要上传的文件。"))
+    session = db.session()
+    # Files stored by this transaction and not yet committed (see _forget_uncommitted_files).
+    if len(session.info.get(_SESSION_KEY, ())) >= MAX_FILES_PER_REQUEST:
+        raise ValueError(_("一次最多上传 %(n)d 个文件，请分次上传。", n=MAX_FILES_PER_REQUEST))
     stream = getattr(file_storage, "stream", file_storage)
 
     head = _read_head(stream)
@@ -174,7 +184,6 @@ def store_upload(actor, project: Project, request: StageRequest | None, file_sto
         partial.unlink(missing_ok=True)
         raise
 
-    session = db.session()
     session.info.setdefault(_SESSION_KEY, []).append(str(final))
     attachment = Attachment(
         project_id=project.id, request_id=request.id if request is not None else None,

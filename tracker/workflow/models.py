@@ -11,9 +11,9 @@ from tracker.core.db import UTCDateTime, utcnow
 from tracker.extensions import db
 from tracker.projects.models import Project
 from tracker.workflow.stages import CODES as STAGE_CODES
+from tracker.workflow.stages import REQUEST_STATUSES
 
 _STAGES_SQL = ",".join(f"'{c}'" for c in STAGE_CODES)
-REQUEST_STATUSES = ("pending", "approved", "rejected", "withdrawn")
 
 
 class StageRequest(db.Model):
@@ -23,7 +23,7 @@ class StageRequest(db.Model):
     __table_args__ = (
         CheckConstraint(f"from_stage IN ({_STAGES_SQL})", name="from_stage_known"),
         CheckConstraint(f"to_stage IN ({_STAGES_SQL})", name="to_stage_known"),
-        CheckConstraint("status IN ('pending','approved','rejected','withdrawn')", name="status_known"),
+        CheckConstraint("status IN (" + ",".join(f"'{s}'" for s in REQUEST_STATUSES) + ")", name="status_known"),
         CheckConstraint("from_stage <> to_stage", name="moves"),
         CheckConstraint(
             "(status = 'pending' AND decided_at IS NULL) OR (status <> 'pending' AND decided_at IS NOT NULL)",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
@@ -19,15 +18,16 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import joinedload
 
 from tracker.audit.operations import jsonable, record
-from tracker.core import uscc as uscc_rules
 from tracker.core.db import utcnow
-from tracker.core.fields import clean_text, fold_width
 from tracker.core.formatting import today_local
+from tracker.core.input import MAX_ID, Problem, clean_text, parse_amount, parse_text, parse_uscc
+from tracker.core.input import parse_date as input_parse_date
 from tracker.core.permissions import can, can_decide, scope_filter
 from tracker.extensions import db
 from tracker.projects.models import Project
 from tracker.workflow import stages
 from tracker.workflow.models import Milestone, Notification, StageRequest
+from tracker.workflow.schemas import MAX_REASON, MAX_TEXT
 from tracker.workflow.stages import (
     BY_CODE,
     MAIN_CODES,
@@ -37,10 +37,6 @@ from tracker.workflow.stages import (
     cleared_on_correction,
     move_for,
 )
-
-MAX_TEXT = 200
-MAX_REASON = 2000
-MAX_AMOUNT = Decimal("1e10")
 
 
 class WorkflowError(Exception):
@@ -70,61 +66,36 @@ class Invalid(WorkflowError):
     status = 422
 
 
-# --- Parsing requirement values -----------------------------------------------------------
+# --- Requirement values: parsed by the input layer's parsers (one set for every entry point) ---
 
 
 def parse_date(raw: Any) -> date | None:
-    if isinstance(raw, date):
-        return raw
-    text = fold_width(clean_text(str(raw or ""))).replace("/", "-")
-    if not text:
+    """A date typed or sent (None when blank); ValueError with the user's message."""
+    if raw is None or (isinstance(raw, str) and not clean_text(raw)):
         return None
     try:
-        value = date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(_("日期格式不正确，请按 2024-12-20 的格式填写。")) from None
-    if not date(1990, 1, 1) <= value <= date(2100, 12, 31):
-        raise ValueError(_("日期超出合理范围（1990 至 2100 年）。"))
-    return value
+        return input_parse_date(raw)
+    except Problem as problem:
+        raise ValueError(str(problem)) from None
 
 
-def _parse_amount(raw: Any, maximum: Decimal = MAX_AMOUNT) -> Decimal:
-    text = fold_width(clean_text(str(raw))).replace(",", "")
-    try:
-        if any(ch not in "0123456789.+-" for ch in text):
-            raise InvalidOperation
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(_("请输入数字，例如 12500 或 12500.5。")) from None
-    if not value.is_finite():
-        raise ValueError(_("请输入有效的数字。"))
-    if value < 0:
-        raise ValueError(_("数值不能为负数。"))
-    if value > maximum:
-        raise ValueError(_("数值过大，请检查单位。"))
-    return value.quantize(Decimal("0.01"))
+_PARSERS = {
+    "uscc": parse_uscc,
+    "amount": parse_amount,
+    "area": lambda v: parse_amount(v, maximum=stages.MAX_LAND_MU),
+    "date": input_parse_date,
+}
 
 
 def parse_requirement(req: Requirement, raw: Any) -> Any:
     """The typed value for one requirement, or ValueError with a message for the user."""
-    text = clean_text(str(raw)) if raw is not None else ""
-    if not text:
+    if raw is None or (isinstance(raw, str) and not clean_text(raw)):
         raise ValueError(_("请填写%(label)s。", label=req.label))
-    if req.kind == "uscc":
-        code = uscc_rules.normalize(fold_width(text))
-        if not uscc_rules.is_valid(code):
-            raise ValueError(_("统一社会信用代码无效：应为 18 位，且校验位正确（不含 I、O、S、V、Z）。"))
-        return code
-    if req.kind == "amount":
-        return _parse_amount(text)
-    if req.kind == "area":
-        return _parse_amount(text, Decimal("100000"))
-    if req.kind == "date":
-        return parse_date(text)
-    limit = MAX_REASON if req.key == "reason" else MAX_TEXT
-    if len(text) > limit:
-        raise ValueError(_("不能超过 %(n)d 个字。", n=limit))
-    return text
+    parse = _PARSERS.get(req.kind) or (lambda v: parse_text(v, MAX_REASON if req.key == "reason" else MAX_TEXT))
+    try:
+        return parse(raw)
+    except Problem as problem:
+        raise ValueError(str(problem)) from None
 
 
 # --- Requests -----------------------------------------------------------------------------
@@ -136,7 +107,7 @@ def allowed_moves(user, project: Project) -> list[Move]:
 
     if project.is_archived or not can("stage.request", project, user):
         return []
-    moves = [m for m in moves_from(project.stage) if user.role in m.request_roles]
+    moves = moves_from(project.stage)
     if project.stage == "paused":
         moves = [m for m in moves if m.kind != "resume" or m.to_stage == project.paused_from_stage]
     return moves
@@ -162,8 +133,6 @@ def request_move(actor, project: Project, *, to_stage: str, actual_date: Any, va
         else:
             message = _("不能从“%(a)s”变更为“%(b)s”。", a=BY_CODE[project.stage].label, b=BY_CODE[to_stage].label)
         raise Invalid(message, {"to_stage": message})
-    if actor.role not in move.request_roles:
-        raise NotAllowed(_("您的角色不能提交该类申请。"))
     if pending_request(project) is not None:
         raise Conflict(_("该项目已有一项待审批的申请，请等待审批结果或先撤回。"))
 
@@ -192,9 +161,10 @@ def request_move(actor, project: Project, *, to_stage: str, actual_date: Any, va
     resume_on = clean.get("expected_resume_on")
     if resume_on and when and resume_on <= when:
         errors["expected_resume_on"] = _("预计恢复日期应晚于暂缓日期。")
-    comment = clean_text(comment or "")
-    if len(comment) > MAX_REASON:
-        errors["comment"] = _("不能超过 %(n)d 个字。", n=MAX_REASON)
+    try:
+        comment = parse_text(comment or "", MAX_REASON)
+    except Problem as problem:
+        errors["comment"] = str(problem)
     if errors:
         raise Invalid(_("请修改标红的字段后再提交。"), errors)
 
@@ -275,6 +245,8 @@ def approve(actor, request_id: int, comment: str = "") -> StageRequest:
     if req.status != "pending":
         raise Conflict(_("该申请已被处理，无需重复操作。"))
     project = db.session.get(Project, req.project_id, populate_existing=True)
+    if project.is_archived:  # read-only; the request may still be rejected or withdrawn
+        raise Conflict(_("项目已归档，不能批准阶段变更：请先恢复项目，或驳回该申请。"))
     if project.stage != req.from_stage:
         raise Conflict(_("项目阶段已变化，该申请已失效，请重新提交。"))
     _decide(req, actor, "approved", comment)
@@ -389,6 +361,8 @@ def milestones(project: Project) -> list[dict[str, Any]]:
 def set_planned_dates(actor, project: Project, planned: dict[str, date | None]) -> dict[str, list[Any]]:
     if not can("milestone.edit", project, actor):
         raise NotAllowed(_("您的角色不能修改计划日期。"))
+    if project.is_archived:
+        raise Conflict(_("已归档的项目不能修改，请先恢复。"))
     changes: dict[str, list[Any]] = {}
     for code, value in planned.items():
         if code not in MILESTONE_CODES:
@@ -423,10 +397,11 @@ def unread_notifications(user) -> Select:
 
 
 def mark_read(user, ids: Iterable[int] | None = None, *, request_id: int | None = None) -> int:
-    """Mark the user's notifications read: those ``ids``, those about ``request_id``, or all."""
+    """Mark the user's notifications read: those ``ids``, those about ``request_id``, or all.
+    Ids no row can have (above the 32-bit key range) are dropped: PostgreSQL refuses them."""
     q = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
     if ids is not None:
-        q = q.where(Notification.id.in_(list(ids)))
+        q = q.where(Notification.id.in_([i for i in ids if 0 < i <= MAX_ID]))
     if request_id is not None:
         q = q.where(Notification.request_id == request_id)
     return db.session.execute(q.values(read_at=utcnow()).execution_options(synchronize_session=False)).rowcount

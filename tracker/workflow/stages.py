@@ -16,6 +16,7 @@ Kinds of move:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 
@@ -90,6 +91,8 @@ class Requirement:
     kept_on_correction: bool = False
 
 
+MAX_LAND_MU = Decimal("100000")  # 亩: the largest plausible land area of one project
+
 REASON = Requirement("reason", _l("理由"), "text")
 RESUME_ON = Requirement("expected_resume_on", _l("预计恢复日期"), "date", "expected_resume_on")
 
@@ -118,16 +121,15 @@ STAGE_REQUIREMENTS: dict[str, tuple[Requirement, ...]] = {
 
 # --- The moves ---------------------------------------------------------------------------
 
-STAFF, MANAGER = "staff", "manager"
-
-
 @dataclass(frozen=True)
 class Move:
+    """One allowed move. Who may request and who may decide it is not here but in the
+    permission rules (``stage.request``, ``stage.decide`` in ``tracker.core.permissions``),
+    the one place for every role rule."""
+
     kind: str
     from_stage: str
     to_stage: str
-    request_roles: frozenset[str]
-    approve_roles: frozenset[str]
     needs_reason: bool
     requirements: tuple[Requirement, ...]
 
@@ -144,6 +146,18 @@ MOVE_LABELS = {
     "resume": _l("恢复推进"),
     "terminate": _l("终止"),
 }
+MOVE_KINDS: tuple[str, ...] = tuple(MOVE_LABELS)  # display order too
+# Moves that put the project on a later main-line stage (and so set its milestone date).
+FORWARD_KINDS: tuple[str, ...] = ("advance", "skip")
+
+# A stage request is pending until a manager approves or rejects it, or its requester withdraws.
+REQUEST_STATUSES: tuple[str, ...] = ("pending", "approved", "rejected", "withdrawn")
+REQUEST_STATUS_LABELS = {
+    "pending": _l("待审批"),
+    "approved": _l("已批准"),
+    "rejected": _l("已驳回"),
+    "withdrawn": _l("已撤回"),
+}
 
 
 def cleared_on_correction(to_stage: str) -> tuple[tuple[str, Requirement], ...]:
@@ -154,8 +168,6 @@ def cleared_on_correction(to_stage: str) -> tuple[tuple[str, Requirement], ...]:
 
 def _build_moves() -> dict[tuple[str, str], Move]:
     moves: dict[tuple[str, str], Move] = {}
-    requesters = frozenset({STAFF, MANAGER})
-    approvers = frozenset({MANAGER})
     for a in MAIN_LINE:
         for b in MAIN_LINE:
             if a.code == b.code:
@@ -168,15 +180,12 @@ def _build_moves() -> dict[tuple[str, str], Move]:
                 kind = "back"
             needs_reason = kind != "advance"
             reqs = STAGE_REQUIREMENTS[b.code] if kind != "back" else ()
-            moves[(a.code, b.code)] = Move(kind, a.code, b.code, requesters, approvers, needs_reason,
+            moves[(a.code, b.code)] = Move(kind, a.code, b.code, needs_reason,
                                            reqs + ((REASON,) if needs_reason else ()))
-        moves[(a.code, "paused")] = Move("pause", a.code, "paused", requesters, approvers, True,
-                                         (REASON, RESUME_ON))
-        moves[(a.code, "terminated")] = Move("terminate", a.code, "terminated", requesters, approvers,
-                                             True, (REASON,))
-        moves[("paused", a.code)] = Move("resume", "paused", a.code, requesters, approvers, True, (REASON,))
-    moves[("paused", "terminated")] = Move("terminate", "paused", "terminated", requesters, approvers,
-                                           True, (REASON,))
+        moves[(a.code, "paused")] = Move("pause", a.code, "paused", True, (REASON, RESUME_ON))
+        moves[(a.code, "terminated")] = Move("terminate", a.code, "terminated", True, (REASON,))
+        moves[("paused", a.code)] = Move("resume", "paused", a.code, True, (REASON,))
+    moves[("paused", "terminated")] = Move("terminate", "paused", "terminated", True, (REASON,))
     return moves
 
 
@@ -189,3 +198,12 @@ def move_for(from_stage: str, to_stage: str) -> Move | None:
 
 def moves_from(from_stage: str) -> list[Move]:
     return [m for (a, _b), m in MOVES.items() if a == from_stage]
+
+
+def requirement_kinds() -> dict[str, Requirement]:
+    """Every value any request may carry, by key (what a stage-request input may hold)."""
+    out: dict[str, Requirement] = {}
+    for move in MOVES.values():
+        for req in move.requirements:
+            out.setdefault(req.key, req)
+    return out

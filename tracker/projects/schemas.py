@@ -1,0 +1,182 @@
+"""Input schemas of projects and investors (see ``tracker.core.input``).
+
+The project form, ``POST/PATCH /api/v1/projects``, the seed loader and the ledger import all
+validate through ``ProjectCreate`` / ``ProjectUpdate``; the investor screens through
+``InvestorInput``. Field names are the form's; the API nests the investor's fields
+(``API_NESTED``) and names references without ``_id`` (``API_NAMES``).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from pydantic import model_validator
+
+from tracker.core.input import (
+    Amount,
+    Choice,
+    Day,
+    Flag,
+    InputError,
+    Integer,
+    OneOf,
+    Pattern,
+    Phone,
+    Schema,
+    Text,
+    Uscc,
+    Version,
+)
+from tracker.workflow.stages import CODES, INITIAL_CODES, MAX_LAND_MU
+
+# The list's size bands and sorts (their SQL lives in projects/queries.py, which checks these).
+SIZE_BAND_CODES = ("10", "50", "100")
+SORT_CODES = ("signed", "signed_asc", "investment", "investment_asc", "name", "updated")
+
+DOMESTIC = "中国"
+# Ways people write "China" that must not count as a foreign country.
+_CHINA_ALIASES = {"中国", "中华人民共和国", "中国大陆", "china", "prc", "cn", "p.r.c.", "p.r. china"}
+
+
+def is_china(country: str | None) -> bool:
+    return (country or "").strip().lower() in _CHINA_ALIASES
+
+
+class ProjectFields(Schema):
+    """What create and edit share. Labels live with the form; messages live here."""
+
+    name: Text(100, required=_l("请填写项目名称。"), description=_l("项目名称"))
+    investor_name: Text(100, required=_l("请填写投资方名称。"),
+                        description=_l("投资方名称（本单位已登记的同名投资方将被复用）"))
+    investor_uscc: Uscc()
+    source_region_id: Choice(description=_l("投资方来源地：名称（如 江苏）或编号；新投资方必填"))
+    investor_country: Text(40, description=_l("国家或地区"))
+    industry_id: Choice(required=_l("请选择产业。"), description=_l("产业：名称（如 新能源）或编号"))
+    unit_id: Choice(required=_l("请选择落户地。"), description=_l("落户地：单位名称（如 黄岩区）、代码或编号"))
+    platform_id: Choice(description=_l("园区/平台：名称或编号"))
+    owner_id: Choice(description=_l("招商专员：用户名或编号"))
+    signed_on: Day(description=_l("签约日期（在谈项目可空）"))
+    contracted_investment: Amount(required=_l("请填写协议投资额。"), description=_l("协议投资额（万元）"))
+    fixed_asset_investment: Amount(description=_l("固定资产投资（万元）"))
+    foreign_investment_usd: Amount(description=_l("外资（万美元）"))
+    funds_in_place: Amount(description=_l("实际到位资金（万元）"))
+    land_area_mu: Amount(maximum=MAX_LAND_MU, description=_l("用地面积（亩）"))
+    content: Text(2000, description=_l("建设内容"))
+    expected_output: Amount(description=_l("达产后年产值（万元）"))
+    expected_tax: Amount(description=_l("达产后年税收（万元）"))
+    expected_jobs: Integer(maximum=1_000_000, description=_l("新增就业（人）"))
+    contact_phone: Phone(description=_l("项目联系人电话"))
+    is_provincial_major: Flag(description=_l("省重大产业项目"))
+    is_qianxiang_wanyi: Flag(description=_l("千项万亿"))
+    is_yrd_major: Flag(description=_l("长三角重大项目库"))
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _between_fields(cls, data: Any, handler: Any, info: Any) -> Any:
+        values = handler(data)
+        errors: dict[str, str] = {}
+        stage = getattr(values, "stage", None) or (info.context or {}).get("current_stage", "signed")
+        if stage != "negotiating" and values.signed_on is None:
+            errors["signed_on"] = _("已签约的项目请填写签约日期。")
+        total = values.contracted_investment
+        fixed = values.fixed_asset_investment
+        if fixed is not None and total is not None and fixed > total:
+            errors["fixed_asset_investment"] = _("固定资产投资不能大于协议投资额。")
+        if values.name and len(set(values.name)) == 1 and len(values.name) > 3:
+            errors["name"] = _("请填写真实的项目名称。")
+        if errors:
+            raise InputError(errors)
+        return values
+
+    def project_values(self) -> dict[str, Any]:
+        """The Project columns this input may set (nothing else is assignable)."""
+        values = self.values(*PROJECT_FIELDS)
+        if values["funds_in_place"] is None:
+            values["funds_in_place"] = Decimal("0.00")
+        return values
+
+    def investor_values(self) -> dict[str, Any]:
+        return {"name": self.investor_name, "uscc": self.investor_uscc,
+                "source_region_id": self.source_region_id, "country": self.investor_country}
+
+
+class ProjectCreate(ProjectFields):
+    stage: OneOf(INITIAL_CODES, description=_l("当前阶段：negotiating（在谈）或 signed（已签约，默认）"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_stage(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("stage") in (None, ""):
+            data = {**data, "stage": "signed"}
+        return data
+
+
+class ProjectUpdate(ProjectFields):
+    version: Version()
+
+
+# Fields copied onto the Project (after validation); nothing else is assignable.
+PROJECT_FIELDS: tuple[str, ...] = tuple(
+    name for name in ProjectFields.model_fields
+    if name not in ("investor_name", "investor_uscc", "source_region_id", "investor_country")
+)
+
+# The API's names: references without ``_id``; the investor as a nested object.
+API_NAMES = {"industry_id": "industry", "unit_id": "unit", "platform_id": "platform", "owner_id": "owner"}
+API_NESTED = {"investor": {"name": "investor_name", "uscc": "investor_uscc",
+                           "source_region": "source_region_id", "country": "investor_country"}}
+
+
+class InvestorInput(Schema):
+    name: Text(100, required=_l("请填写投资方名称。"))
+    uscc: Uscc()
+    source_region_id: Choice(required=_l("请选择来源地。"))
+    country: Text(40)
+    unit_id: Choice(required=_l("请选择登记单位。"))
+    introduction: Text(2000)
+    version: Version()
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _country_matches_region(cls, data: Any, handler: Any, info: Any) -> Any:
+        values = handler(data)
+        foreign = values.source_region_id in (info.context or {}).get("foreign_region_ids", ())
+        if foreign:
+            if not values.country:
+                raise InputError({"country": _("来源地为境外时，请填写国家或地区。")})
+            if is_china(values.country):
+                raise InputError({"country": _("来源地为境外时，国家或地区不能是中国；港澳台请写“中国香港”等。")})
+        elif values.country and not is_china(values.country):
+            raise InputError({"country": _("境内来源地的投资方，国家或地区应为中国；境外企业请将来源地选为境外。")})
+        return values
+
+    def investor_values(self, foreign_region_ids: frozenset[int] | set[int]) -> dict[str, Any]:
+        foreign = self.source_region_id in foreign_region_ids
+        return {"name": self.name, "uscc": self.uscc, "source_region_id": self.source_region_id,
+                "country": self.country if foreign else DOMESTIC, "introduction": self.introduction,
+                "unit_id": self.unit_id}
+
+
+
+class ProjectListQuery(Schema):
+    """The list's filters as ``GET /api/v1/projects`` takes them (the screen is lenient and
+    drops what it does not understand; the API says which parameter is wrong)."""
+
+    q: Text(50, description=_l("项目或投资方名称关键词"))
+    stage: OneOf(CODES, description=_l("阶段"))
+    unit: Integer(maximum=999_999_999, description=_l("落户地单位编号"))
+    industry: Integer(maximum=999_999_999, description=_l("产业编号"))
+    region: Pattern(r"yrd|[0-9]{1,9}", description=_l("来源地编号，或 yrd 表示长三角"))
+    size: OneOf(SIZE_BAND_CODES, description=_l("规模：10=10亿元以上，50=50亿元以上，100=百亿级"))
+    year: Integer(minimum=1990, maximum=2100, description=_l("签约年份"))
+    archived: OneOf(("0", "1"), description=_l("1 = 已归档项目（仅科室负责人）"))
+    sort: OneOf(SORT_CODES, description=_l("排序"))
+    page: Integer(minimum=1, maximum=100_000, description=_l("页码"))
+    per_page: Integer(minimum=1, maximum=100, description=_l("每页条数（默认 20）"))
+
+
+class PageQuery(Schema):
+    page: Integer(minimum=1, maximum=100_000, description=_l("页码"))
+    per_page: Integer(minimum=1, maximum=100, description=_l("每页条数（默认 20）"))
