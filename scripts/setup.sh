@@ -92,6 +92,22 @@ translations() {
   fi
 }
 
+# --- 4. axe-core for the accessibility test (npm registry; skipped without npm) ------------
+AXE_VERSION=4.14.1
+axe_core() {
+  local dir=.tools/axe-core-$AXE_VERSION
+  [ -f "$dir/node_modules/axe-core/axe.min.js" ] && return
+  if ! command -v npm >/dev/null 2>&1; then
+    say "npm not found: the accessibility test (tests/e2e/test_accessibility.py) will be skipped"
+    return
+  fi
+  say "installing axe-core $AXE_VERSION into $dir"
+  mkdir -p "$dir"
+  npm install --silent --no-audit --no-fund --prefix "$dir" "axe-core@$AXE_VERSION" </dev/null \
+    || say "axe-core could not be installed: the accessibility test will be skipped"
+}
+
 system_packages
 python_packages
 translations
+axe_core

@@ -17,10 +17,11 @@ import flask_babel
 import pytest
 from flask import g, has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session as _SASession
 
 from tests import factories
+from tests.databases import ensure_pg_database, reset_pg_schema
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -32,16 +33,6 @@ class SASession(_SASession):
         super().__init__(**kwargs)
 
 
-def _ensure_pg_database(url: str) -> None:
-    base, _, name = url.rpartition("/")
-    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname=:n"), {"n": name}).scalar()
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-
-
 def _database_url(worker: str) -> str:
     url = os.environ.get("TEST_DATABASE_URL", "").strip()
     if url in ("pg", "postgres", "postgresql"):
@@ -49,7 +40,7 @@ def _database_url(worker: str) -> str:
     if url.startswith("postgresql"):
         if worker != "master":
             url = f"{url}_{worker}"  # one database per xdist worker
-        _ensure_pg_database(url)
+        ensure_pg_database(url)
         return url
     tmp = Path(tempfile.mkdtemp(prefix=f"tracker-test-{worker}-"))
     return f"sqlite:///{tmp / 'test.db'}"
@@ -57,11 +48,7 @@ def _database_url(worker: str) -> str:
 
 def _reset_database(url: str) -> None:
     if url.startswith("postgresql"):
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+        reset_pg_schema(url)
 
 
 @pytest.fixture(scope="session")

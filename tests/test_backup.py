@@ -14,8 +14,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
+from tests.databases import drop_pg_database, ensure_pg_database
 from tests.factories import make_project, make_user, reference
 from tracker.audit.models import AuditEntry
 from tracker.audit.verify import verify
@@ -61,9 +62,7 @@ def fresh(app, database_url, tmp_path):
         name = f"backup_restore_{secrets.token_hex(4)}"
         base = database_url.rpartition("/")[0]
         url = f"{base}/{name}"
-        admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        ensure_pg_database(url)
     else:
         url = f"sqlite:///{tmp_path / 'restored.db'}"
 
@@ -80,9 +79,7 @@ def fresh(app, database_url, tmp_path):
         with other.app_context():
             db.engine.dispose()
     if name:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_pg_database(url)
 
 
 def _writer(app, project_id, manager_id, stop, commits, errors):

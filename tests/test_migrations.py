@@ -10,26 +10,9 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
-
-def _ensure_empty_pg_database(url: str) -> None:
-    base, _, name = url.rpartition("/")
-    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
-            if not exists:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        engine.dispose()
+from tests.databases import empty_pg_database
 
 
 @pytest.fixture()
@@ -40,7 +23,7 @@ def scratch_app(database_url, tmp_path):
 
     if database_url.startswith("postgresql"):
         url = f"{database_url}_mig"
-        _ensure_empty_pg_database(url)
+        empty_pg_database(url)
     else:
         url = f"sqlite:///{tmp_path / 'migrations.db'}"
     application = create_app(

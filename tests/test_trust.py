@@ -22,6 +22,7 @@ from tests.factories import PASSWORD, make_investor, make_project, make_user, si
 from tests.test_briefs import make_ceremony
 from tests.test_investors import count_queries
 from tests.test_migrations import scratch_app  # noqa: F401 - a fixture
+from tests.test_projects import form_data
 from tracker.api.auth import authenticate, issue_token
 from tracker.api.models import ApiToken
 from tracker.audit.models import AuditEntry
@@ -41,17 +42,8 @@ def body(resp) -> str:
     return resp.get_data(as_text=True)
 
 
-def project_form(ref, **over):
-    data = {
-        "name": "台州测试新能源项目", "investor_name": "测试新能源科技有限公司", "investor_uscc": "",
-        "source_region_id": ref.region.id, "investor_country": "", "industry_id": ref.industry.id,
-        "unit_id": ref.huangyan.id, "platform_id": "", "owner_id": "", "stage": "signed",
-        "signed_on": "2024-12-20", "contracted_investment": "150000", "fixed_asset_investment": "",
-        "foreign_investment_usd": "", "funds_in_place": "", "land_area_mu": "", "content": "年产10GWh固态锂电池",
-        "expected_output": "", "expected_tax": "", "expected_jobs": "",
-    }
-    data.update(over)
-    return data
+# The project form as a browser posts it (one definition, in test_projects).
+project_form = form_data
 
 
 def investor_form(ref, **over):

@@ -20,8 +20,8 @@ recomputed for users that already exist.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from tracker.audit.operations import record
 from tracker.auth.models import Role, Unit, User
 from tracker.auth.passwords import hash_password
 from tracker.ceremonies.models import Ceremony, CeremonySigning
-from tracker.core.input import Choices, InputError, validate
+from tracker.core.input import Choices, InputError, Problem, parse_amount, parse_date, validate
 from tracker.core.uscc import is_valid as uscc_is_valid
 from tracker.core.uscc import normalize as uscc_normalize
 from tracker.extensions import db
@@ -134,28 +134,23 @@ def _bool(kind: str, row: dict, field: str) -> bool:
     return value
 
 
-def _money(kind: str, row: dict, field: str) -> Decimal | None:
+def _parsed(kind: str, row: dict, field: str, parse) -> Any:
+    """``row[field]`` through one of the input layer's parsers (None when absent)."""
     value = row.get(field)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise SeedError(f"{_label(kind, row)}: {field} must be a number")
     try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise SeedError(f"{_label(kind, row)}: {field} must be a number") from None
-    if not amount.is_finite() or amount < 0:
-        raise SeedError(f"{_label(kind, row)}: {field} must be a non-negative number")
-    return amount
+        return parse(str(value) if isinstance(value, float) else value)
+    except Problem as problem:
+        raise SeedError(f"{_label(kind, row)}: {field}: {problem}") from None
+
+
+def _money(kind: str, row: dict, field: str) -> Decimal | None:
+    return _parsed(kind, row, field, parse_amount)
 
 
 def _date(kind: str, row: dict, field: str) -> date | None:
-    value = row.get(field)
-    if value is None:
-        return None
-    if isinstance(value, datetime) or not isinstance(value, date):
-        raise SeedError(f"{_label(kind, row)}: {field} must be a date (YYYY-MM-DD)")
-    return value
+    return _parsed(kind, row, field, parse_date)
 
 
 def _unique(kind: str, keys: list[str]) -> None:

@@ -7,10 +7,6 @@ within its unit only, and every project's investor belongs to the project's unit
 that pointed at another unit's investor gets its own copy of that investor in the project's
 unit (name, USCC, source region, country; not the other unit's introduction).
 
-Revision ID: 124b0bdfad44
-Revises: 8c4e2f1a7d30
-Create Date: 2026-12-04 09:00:00
-
 """
 from datetime import datetime, timezone
 
@@ -21,8 +17,6 @@ from tracker.core.db import UTCDateTime
 
 revision = "124b0bdfad44"
 down_revision = "8c4e2f1a7d30"
-branch_labels = None
-depends_on = None
 
 investor = sa.table(
     "investor",

@@ -1,10 +1,4 @@
-"""login sessions: logout ends one browser's session server-side
-
-Revision ID: 5d0c1a7e9b21
-Revises: a41c07e2b9d3
-Create Date: 2026-12-03 04:30:00
-
-"""
+"""login sessions: logout ends one browser's session server-side"""
 import sqlalchemy as sa
 from alembic import op
 
@@ -12,8 +6,6 @@ from tracker.core.db import UTCDateTime
 
 revision = "5d0c1a7e9b21"
 down_revision = "a41c07e2b9d3"
-branch_labels = None
-depends_on = None
 
 
 def upgrade():

@@ -5,18 +5,12 @@ Entries are inserted unchained at flush time and chained at commit, so ``prev_ha
 new. Existing chains were written in id order: ``seq = id``. Their hashes stay plain SHA-256
 until ``flask audit rekey`` (detected per entry by ``verify``; no marker).
 
-Revision ID: 87830150ee46
-Revises: 124b0bdfad44
-Create Date: 2026-12-04 09:00:00
-
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "87830150ee46"
 down_revision = "124b0bdfad44"
-branch_labels = None
-depends_on = None
 
 
 def upgrade():

@@ -1,17 +1,9 @@
-"""project contact phone (项目联系人电话)
-
-Revision ID: 8c4e2f1a7d30
-Revises: 5d0c1a7e9b21
-Create Date: 2026-12-03 05:00:00
-
-"""
+"""project contact phone (项目联系人电话)"""
 import sqlalchemy as sa
 from alembic import op
 
 revision = "8c4e2f1a7d30"
 down_revision = "5d0c1a7e9b21"
-branch_labels = None
-depends_on = None
 
 
 def upgrade():

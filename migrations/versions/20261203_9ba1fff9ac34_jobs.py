@@ -1,10 +1,4 @@
-"""jobs: long work (booklets, exports, imports) queued in the database, run by worker processes
-
-Revision ID: 9ba1fff9ac34
-Revises: 87830150ee46
-Create Date: 2026-12-05 09:00:00
-
-"""
+"""jobs: long work (booklets, exports, imports) queued in the database, run by worker processes"""
 import sqlalchemy as sa
 from alembic import op
 
@@ -12,8 +6,6 @@ from tracker.core.db import UTCDateTime
 
 revision = "9ba1fff9ac34"
 down_revision = "87830150ee46"
-branch_labels = None
-depends_on = None
 
 ACTIVE = sa.text("status IN ('queued','running')")
 

@@ -17,7 +17,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+
+from tests.databases import empty_pg_database
 
 pytestmark = pytest.mark.e2e
 
@@ -34,24 +35,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Pyt
 expect = sync_api.expect
 
 
-def _empty_pg_database(url: str) -> None:
-    base, _, name = url.rpartition("/")
-    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def live_server(database_url, tmp_path_factory):
     """Base URL of the app served from a thread; its database holds reference data and one staff user."""
@@ -64,7 +47,7 @@ def live_server(database_url, tmp_path_factory):
 
     if database_url.startswith("postgresql"):
         url = f"{database_url}_e2e"
-        _empty_pg_database(url)
+        empty_pg_database(url)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.db'}"
     app = create_app({

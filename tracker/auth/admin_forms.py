@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from tracker.auth.forms import PasswordForm, UserForm
 from tracker.auth.models import Role
-from tracker.core.fields import clean_text, int_arg
+from tracker.core.input import clean_text, int_arg
 from tracker.core.pagination import page_arg
 
 PER_PAGE = 50

@@ -29,7 +29,7 @@ from tracker.auth.operations import (
     set_password,
     update_user,
 )
-from tracker.core.fields import int_arg
+from tracker.core.input import int_arg
 from tracker.core.pagination import Page
 from tracker.core.permissions import require
 from tracker.extensions import db, login_manager

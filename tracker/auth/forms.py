@@ -6,7 +6,8 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
 from tracker.auth.models import ROLE_LABELS
-from tracker.core.fields import clean_text
+from tracker.core.forms import IdSelectField
+from tracker.core.input import clean_text
 
 
 def _strip(value):
@@ -28,16 +29,6 @@ class LoginForm(FlaskForm):
 
 def role_choices():
     return [(role.value, str(label)) for role, label in ROLE_LABELS.items()]
-
-
-def _int_or_none(raw):
-    """Select coercion that never raises: junk becomes -1, which no choice has."""
-    if raw in ("", None, "None"):
-        return None
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return -1
 
 
 class ChoiceOnlySelect(SelectField):
@@ -68,7 +59,7 @@ class UserForm(FlaskForm):
         filters=[clean_text],
     )
     role = ChoiceOnlySelect(_l("角色"), choices=[], validators=[DataRequired(_l("请选择角色。"))])
-    unit_id = ChoiceOnlySelect(_l("单位"), coerce=_int_or_none, choices=[],
+    unit_id = IdSelectField(_l("单位"),
                                validators=[DataRequired(_l("请选择单位。"))])
     password = PasswordField(
         _l("初始密码"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from io import BytesIO
 from urllib.parse import quote
 
-from flask import Blueprint, abort, render_template, request, send_file
+from flask import Blueprint, render_template, request, send_file
 from flask_babel import force_locale
 from flask_login import login_required
 from markupsafe import Markup
@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload
 from tracker.briefs import service
 from tracker.briefs.render import BriefError, RenderResult
 from tracker.core.errors import render_error
-from tracker.core.permissions import require
+from tracker.core.permissions import load
 from tracker.extensions import db
 from tracker.projects.models import Investor, Project
 
@@ -31,14 +31,9 @@ def _login_first():
 
 
 def load_project(project_id: int) -> Project:
-    project = db.session.get(Project, project_id, options=[
-        joinedload(Project.investor).joinedload(Investor.source_region),
-        joinedload(Project.industry), joinedload(Project.unit), joinedload(Project.platform),
-    ])
-    if project is None:
-        abort(404)
-    require("project.view", project)
-    return project
+    return load(Project, project_id, "project.view",
+                joinedload(Project.investor).joinedload(Investor.source_region),
+                joinedload(Project.industry), joinedload(Project.unit), joinedload(Project.platform))
 
 
 def pdf_response(result: RenderResult, filename: str, ascii_name: str):

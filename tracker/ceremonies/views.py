@@ -26,11 +26,10 @@ from tracker.ceremonies.forms import (
 )
 from tracker.ceremonies.models import Ceremony, CeremonySigning
 from tracker.ceremonies.schemas import AddProjectInput, CeremonyInput, SignatoriesInput
-from tracker.core.fields import int_arg
 from tracker.core.forms import mark_required, show_errors, validate_form
-from tracker.core.input import Choices
+from tracker.core.input import Choices, int_arg
 from tracker.core.pagination import Page, page_arg
-from tracker.core.permissions import can, require, scope_filter
+from tracker.core.permissions import can, load, require, scope_filter
 from tracker.extensions import db
 from tracker.jobs import views as jobs
 from tracker.projects.choices import fill_form
@@ -50,11 +49,7 @@ def _login_first():
 
 
 def load_ceremony(ceremony_id: int, action: str = "ceremony.view") -> Ceremony:
-    ceremony = db.session.get(Ceremony, ceremony_id, options=[joinedload(Ceremony.unit)])
-    if ceremony is None:
-        abort(404)
-    require(action, ceremony)
-    return ceremony
+    return load(Ceremony, ceremony_id, action, joinedload(Ceremony.unit))
 
 
 def load_signing(ceremony: Ceremony, signing_id: int) -> CeremonySigning:

@@ -9,6 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectField
+from wtforms.validators import ValidationError
 
 from tracker.core.input import InputError, Schema, form_values, required_fields, validate
 
@@ -37,3 +40,28 @@ def validate_form(form: Any, schema: type[Schema], *, context: dict[str, Any] | 
     except InputError as err:
         show_errors(form, err.errors)
         return None
+
+
+def optional_select(raw):
+    """'' → None; anything non-numeric becomes -1, which no choice has."""
+    if raw in ("", None, "None"):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return -1
+
+
+class IdSelectField(SelectField):
+    """A select of row ids with an optional blank first choice ("" → None). Forms validated
+    by WTForms (reference data) refuse an id that is not offered; schema-validated forms
+    check the pick in the schema's ``Choice``."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, coerce=optional_select, choices=[], **kwargs)
+
+    def pre_validate(self, form):
+        if self.data is None:
+            return
+        if self.data not in {value for value, _label in self.choices if value != ""}:
+            raise ValidationError(_l("请从列表中选择。"))

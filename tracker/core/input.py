@@ -202,14 +202,19 @@ def parse_flag(value: Any) -> bool:
     raise Problem(_("应为 true 或 false。"))
 
 
-def id_arg(raw: Any) -> int | None:
-    """An id typed or sent by a user (query string, hidden field), or None for anything else:
-    signs, spaces, full-width digits, and numbers too large for a 32-bit key."""
-    if _is_int(raw):
-        return raw if 0 < raw <= MAX_ID else None
-    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 11 and 0 < int(raw) <= MAX_ID:
+def int_arg(raw: Any) -> int | None:
+    """A non-negative integer typed or sent by a user in a query string or hidden field (a
+    page, a year, a version), or None for anything else: signs, spaces, full-width digits,
+    and numbers above ``MAX_ID``."""
+    if isinstance(raw, str) and raw and raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ID:
         return int(raw)
     return None
+
+
+def id_arg(raw: Any) -> int | None:
+    """A row id (1 … MAX_ID) as text or a JSON integer, or None."""
+    number = raw if _is_int(raw) and 0 <= raw <= MAX_ID else int_arg(raw)
+    return number or None
 
 
 # --- Reference choices (产业, 落户地 …): what a user may pick, by id or by name ------------------

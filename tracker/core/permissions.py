@@ -76,6 +76,18 @@ def require(action: str, obj: Any = None) -> None:
         abort(403)
 
 
+def load(model: Any, obj_id: int, action: str, *options: Any) -> Any:
+    """The step every screen starts with: the record (404 when missing), once ``action`` is
+    allowed on it (``require``: 404 out of scope, 403 for the role)."""
+    from tracker.extensions import db
+
+    obj = db.session.get(model, obj_id, options=list(options))
+    if obj is None:
+        abort(404)
+    require(action, obj)
+    return obj
+
+
 def assignable_unit_ids(user: Any, all_unit_ids: list[int]) -> list[int]:
     """Units a user may file a record under: any for the city, else only their own."""
     return all_unit_ids if user.is_city else [user.unit_id]

@@ -6,34 +6,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import ValidationError
 
+from tracker.core.forms import IdSelectField
 from tracker.projects.schemas import PROJECT_FIELDS, ProjectCreate
-
-
-def optional_select(raw):
-    """'' → None; anything non-numeric becomes -1, which no choice has."""
-    if raw in ("", None, "None"):
-        return None
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return -1
-
-
-class IdSelectField(SelectField):
-    """A select of row ids with an optional blank first choice ("" → None). Forms validated
-    by WTForms (reference data) refuse an id that is not offered; schema-validated forms
-    check the pick in the schema's ``Choice``."""
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        super().__init__(label, validators, coerce=optional_select, choices=[], **kwargs)
-
-    def pre_validate(self, form):
-        if self.data is None:
-            return
-        if self.data not in {value for value, _label in self.choices if value != ""}:
-            raise ValidationError(_l("请从列表中选择。"))
 
 
 def _amount(label):
@@ -76,4 +51,4 @@ FIELD_LABELS.update(
     investor_id=_l("投资方"), stage=_l("阶段"), is_archived=_l("已归档"),
 )
 
-__all__ = ["FIELD_LABELS", "PROJECT_FIELDS", "IdSelectField", "ProjectForm", "optional_select"]
+__all__ = ["FIELD_LABELS", "PROJECT_FIELDS", "ProjectForm"]

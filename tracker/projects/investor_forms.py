@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 
-from tracker.projects.forms import IdSelectField
+from tracker.core.forms import IdSelectField
 
 
 class InvestorForm(FlaskForm):

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import and_, case, func, or_, select
@@ -16,11 +16,10 @@ from tracker.audit.history import Fields, history_items
 from tracker.audit.models import AuditEntry
 from tracker.auth.models import Unit
 from tracker.core import uscc as uscc_rules
-from tracker.core.fields import fold_width, int_arg
 from tracker.core.forms import mark_required, show_errors, validate_form
-from tracker.core.input import clean_text, parse_uscc
+from tracker.core.input import clean_text, fold_width, int_arg, parse_uscc
 from tracker.core.pagination import Page, page_arg
-from tracker.core.permissions import require, scope_filter
+from tracker.core.permissions import load, require, scope_filter
 from tracker.extensions import db
 from tracker.projects.choices import fill_form, investor_choices
 from tracker.projects.investor_forms import FIELD_LABELS, InvestorForm
@@ -172,12 +171,7 @@ def list_investors():
 
 
 def load_investor(investor_id: int, action: str = "investor.view") -> Investor:
-    investor = db.session.get(Investor, investor_id,
-                              options=[joinedload(Investor.source_region), joinedload(Investor.unit)])
-    if investor is None:
-        abort(404)
-    require(action, investor)
-    return investor
+    return load(Investor, investor_id, action, joinedload(Investor.source_region), joinedload(Investor.unit))
 
 
 @bp.get("/<int:investor_id>")

@@ -9,19 +9,12 @@ from sqlalchemy import func, select
 
 from tracker.audit.operations import diff, jsonable, record
 from tracker.core.db import utcnow
+from tracker.core.input import InputError as FieldErrors  # {field: message}, found by the database
 from tracker.core.permissions import in_scope
 from tracker.extensions import db
 from tracker.projects.forms import PROJECT_FIELDS
 from tracker.projects.models import Investor, Project
 from tracker.workflow.operations import Conflict, pending_request
-
-
-class FieldErrors(ValueError):
-    """Validation that needs the database (duplicates, conflicts): {field: message}."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
 
 
 class StaleEdit(Exception):

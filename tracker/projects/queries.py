@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from tracker.auth.models import Unit
-from tracker.core.fields import int_arg
+from tracker.core.input import int_arg
 from tracker.core.pagination import Page, page_arg
 from tracker.core.permissions import scope_filter
 from tracker.extensions import db

@@ -22,8 +22,8 @@ from wtforms.validators import (
 )
 
 from tracker.auth.models import Unit
+from tracker.core.forms import IdSelectField
 from tracker.core.input import Problem, clean_text, parse_integer
-from tracker.projects.forms import IdSelectField
 from tracker.projects.models import Industry, Platform, SourceRegion
 
 

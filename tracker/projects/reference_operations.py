@@ -11,16 +11,9 @@ from sqlalchemy import func, select
 
 from tracker.audit.operations import diff, jsonable, record
 from tracker.auth.models import Unit
+from tracker.core.input import InputError as FieldErrors  # {field: message}, found by the database
 from tracker.extensions import db
 from tracker.projects.reference_forms import RefKind
-
-
-class FieldErrors(ValueError):
-    """Problems that need the database (duplicates): {field: message}."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
 
 
 class StaleRow(Exception):

@@ -1,7 +1,7 @@
 """Project screens: list, detail, create, edit, archive/restore."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -11,9 +11,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from tracker.audit.models import AuditEntry
 from tracker.auth.models import Role
 from tracker.ceremonies.models import CeremonySigning
-from tracker.core.fields import int_arg
 from tracker.core.forms import mark_required, show_errors, validate_form
-from tracker.core.permissions import can, require
+from tracker.core.input import int_arg
+from tracker.core.permissions import can, load, require
 from tracker.extensions import db
 from tracker.projects.choices import fill_form, project_choices
 from tracker.projects.forms import ProjectForm
@@ -40,11 +40,7 @@ def _login_first():
 
 
 def load_project(project_id: int, action: str = "project.view") -> Project:
-    project = db.session.get(Project, project_id, options=[joinedload(Project.investor)])
-    if project is None:
-        abort(404)
-    require(action, project)
-    return project
+    return load(Project, project_id, action, joinedload(Project.investor))
 
 
 @bp.get("/")

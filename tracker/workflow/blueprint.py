@@ -7,13 +7,13 @@ blueprint is complete when the app registers it.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, render_template
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import Select
 
 from tracker.core.pagination import Page
-from tracker.core.permissions import require
+from tracker.core.permissions import load
 from tracker.extensions import db
 from tracker.projects.models import Project
 from tracker.workflow.display import move_date_label
@@ -32,11 +32,7 @@ def _login_first():
 
 def load_project(project_id: int, action: str) -> Project:
     """The project (404 if missing) once ``action`` is allowed on it (404/403 otherwise)."""
-    project = db.session.get(Project, project_id)
-    if project is None:
-        abort(404)
-    require(action, project)
-    return project
+    return load(Project, project_id, action)
 
 
 def problem(status: int, message: str, project: Project | None = None):

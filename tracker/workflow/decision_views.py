@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from tracker.core.fields import int_arg
+from tracker.core.input import int_arg
 from tracker.core.pagination import page_arg
 from tracker.core.permissions import require
 from tracker.extensions import db

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
 
-from tracker.core.fields import int_arg
+from tracker.core.input import int_arg
 from tracker.core.pagination import page_arg
 from tracker.core.permissions import require, scope_filter
 from tracker.extensions import db

@@ -14,8 +14,8 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from tracker.core.fields import int_arg
 from tracker.core.formatting import today_local
+from tracker.core.input import int_arg
 from tracker.extensions import db
 from tracker.projects.models import Project
 from tracker.workflow import operations as wf
