@@ -16,6 +16,20 @@ from tracker.jobs.runner import start_runner
 
 app = create_app()
 
-if not (Path(sys.argv[0]).name == "flask" and sys.argv[1:2] != ["run"]):
+
+def flask_command(argv: list[str]) -> str | None:
+    """The ``flask`` subcommand in ``argv`` (``flask --app wsgi run`` → ``run``)."""
+    args, i = argv[1:], 0
+    while i < len(args):
+        if args[i] in ("--app", "-A", "--env-file", "-e"):
+            i += 2
+        elif args[i].startswith("-"):
+            i += 1
+        else:
+            return args[i]
+    return None
+
+
+if Path(sys.argv[0]).name != "flask" or flask_command(sys.argv) == "run":
     start_warm_up(app)
     start_runner(app)

@@ -477,7 +477,8 @@ def test_runner_thread_takes_a_job_when_woken(app, committed_db, runner, tmp_pat
 
 
 @pytest.mark.parametrize("argv,serving", [(["flask", "seed", "demo"], False), (["gunicorn"], True),
-                                          (["flask", "run"], True)])
+                                          (["flask", "run"], True), (["flask", "--app", "wsgi", "run"], True),
+                                          (["flask", "--app", "wsgi", "db", "upgrade"], False)])
 def test_wsgi_starts_workers_and_runner_only_when_serving(database_url, tmp_path, argv, serving):
     import subprocess
     import sys

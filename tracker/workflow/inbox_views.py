@@ -5,33 +5,22 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import Select, func, select
+from sqlalchemy import func
 from sqlalchemy.orm import joinedload
 
 from tracker.core.input import int_arg
 from tracker.core.pagination import page_arg
-from tracker.core.permissions import require, scope_filter
+from tracker.core.permissions import require
 from tracker.extensions import db
-from tracker.projects.models import Project
 from tracker.workflow import operations as wf
 from tracker.workflow.blueprint import bp, fetch_page
 from tracker.workflow.models import Notification, StageRequest
 
 
-def inbox_query(user) -> Select:
-    """The user's notifications on in-scope projects (the list and the header count)."""
-    return (
-        select(Notification)
-        .join(StageRequest, Notification.request_id == StageRequest.id)
-        .join(Project, StageRequest.project_id == Project.id)
-        .where(Notification.user_id == user.id, scope_filter(user, Project.unit_id))
-    )
-
-
 @bp.get("/inbox")
 def view_inbox():
     require("stage.request")
-    base = inbox_query(current_user)
+    base = wf.inbox_query(current_user)
     total = db.session.execute(base.with_only_columns(func.count(Notification.id))).scalar_one()
     page = fetch_page(
         base.options(joinedload(Notification.request).joinedload(StageRequest.project),

@@ -9,8 +9,8 @@ from tracker.core.permissions import can
 from tracker.extensions import db
 from tracker.workflow import operations as wf
 from tracker.workflow.blueprint import bp
-from tracker.workflow.inbox_views import inbox_query
 from tracker.workflow.models import Notification, StageRequest
+from tracker.workflow.operations import inbox_query
 
 
 class NavCounts:

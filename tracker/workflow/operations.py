@@ -143,7 +143,7 @@ def request_move(actor, project: Project, *, to_stage: str, actual_date: Any, va
             errors["actual_date"] = _("请填写实际日期。")
         elif when > today_local():
             errors["actual_date"] = _("实际日期不能晚于今天。")
-        elif move.kind in ("advance", "skip"):
+        elif move.kind in stages.FORWARD_KINDS:
             earlier = _latest_date_before(project, to_stage)
             if earlier and when < earlier:
                 errors["actual_date"] = _("实际日期不能早于上一阶段的日期（%(d)s）。", d=earlier.isoformat())
@@ -301,7 +301,7 @@ def _apply(project: Project, req: StageRequest) -> dict[str, list[Any]]:
     project.stage = req.to_stage
     project.updated_at = utcnow()
 
-    if req.to_stage in MAIN_CODES and move.kind in ("advance", "skip"):
+    if req.to_stage in MAIN_CODES and move.kind in stages.FORWARD_KINDS:
         if req.to_stage == "signed" and project.signed_on is None:
             setf("signed_on", req.actual_date)
         if req.to_stage in MILESTONE_CODES:
@@ -389,6 +389,16 @@ def approval_queue(user) -> Select:
         .where(StageRequest.status == "pending", scope_filter(user, Project.unit_id),
                StageRequest.requested_by_id != user.id)
         .order_by(StageRequest.requested_at, StageRequest.id)
+    )
+
+
+def inbox_query(user) -> Select:
+    """The user's notifications on in-scope projects (the list and the header count)."""
+    return (
+        select(Notification)
+        .join(StageRequest, Notification.request_id == StageRequest.id)
+        .join(Project, StageRequest.project_id == Project.id)
+        .where(Notification.user_id == user.id, scope_filter(user, Project.unit_id))
     )
 
 
