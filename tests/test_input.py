@@ -112,3 +112,39 @@ def test_a_project_field_reaches_every_entry_point(client, db, ref, login_as):
     assert "0576-8888 8888" in page
     form = client.get(f"/projects/{created.get_json()['id']}/edit").get_data(as_text=True)
     assert 'name="contact_phone"' in form
+
+
+def test_blank_uscc_beside_another_error_is_a_message_not_a_500(client, db, ref, login_as):
+    from tests.factories import make_user
+
+    login_as(make_user("staff", ref.huangyan))
+    resp = client.post("/investors/new", data={"name": "空格代码公司", "uscc": "   ", "source_region_id": "",
+                                               "country": "", "unit_id": ref.huangyan.id, "introduction": ""})
+    assert resp.status_code == 422 and "请选择来源地" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("to_stage", [["registered"], {"a": 1}, None, 7, ""])
+def test_stage_request_with_a_to_stage_of_another_type_is_422(client, db, ref, to_stage):
+    from tests.factories import make_project, make_user
+    from tracker.api.auth import issue_token
+
+    project = make_project(unit=ref.huangyan, stage="signed")
+    token = issue_token(make_user("staff", ref.huangyan), "tests")
+    db.session.commit()
+    resp = Api(client, {"staff": token})("POST", f"/projects/{project.id}/stage-requests", "staff",
+                                         {"to_stage": to_stage, "actual_date": "2024-07-01"})
+    assert resp.status_code == 422 and "to_stage" in resp.get_json()["error"]["fields"]
+
+
+def test_api_list_filters_as_validated(client, db, ref):
+    """A value the schema accepts (full-width digits) filters; it is not silently dropped."""
+    from tests.factories import make_project, make_user
+    from tracker.api.auth import issue_token
+
+    make_project(unit=ref.huangyan, signed_on=date(2023, 5, 1))
+    make_project(unit=ref.huangyan, signed_on=date(2024, 5, 1))
+    token = issue_token(make_user("manager", ref.city), "tests")
+    db.session.commit()
+    api = Api(client, {"m": token})
+    assert api("GET", "/projects?year=２０２４", "m").get_json()["total"] == 1
+    assert api("GET", f"/projects?unit={ref.linhai.id}", "m").get_json()["total"] == 0

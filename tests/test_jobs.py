@@ -476,6 +476,18 @@ def test_runner_thread_takes_a_job_when_woken(app, committed_db, runner, tmp_pat
     wait_for(lambda: state(db, job_id)["status"] == "done", None, "the runner thread")
 
 
+@pytest.mark.parametrize("argv,environ,expected", [
+    (["gunicorn"], {}, True), (["/x/flask", "seed", "demo"], {}, False), (["/x/flask/__main__.py", "seed"], {}, False),
+    (["/x/flask/__main__.py", "run"], {}, True), (["flask", "--app", "wsgi", "run"], {}, True),
+    (["flask", "run", "--debug"], {}, False), (["flask", "run", "--debug"], {"WERKZEUG_RUN_MAIN": "true"}, True),
+    (["flask", "run"], {"FLASK_DEBUG": "1"}, False), (["flask", "run", "--debug", "--no-reload"], {}, True),
+])
+def test_which_processes_serve(argv, environ, expected):
+    from tracker.jobs.runner import serving
+
+    assert serving(argv, environ) is expected
+
+
 @pytest.mark.parametrize("argv,serving", [(["flask", "seed", "demo"], False), (["gunicorn"], True),
                                           (["flask", "run"], True), (["flask", "--app", "wsgi", "run"], True),
                                           (["flask", "--app", "wsgi", "db", "upgrade"], False)])

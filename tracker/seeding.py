@@ -140,7 +140,7 @@ def _parsed(kind: str, row: dict, field: str, parse) -> Any:
     if value is None:
         return None
     try:
-        return parse(str(value) if isinstance(value, float) else value)
+        return parse(value)
     except Problem as problem:
         raise SeedError(f"{_label(kind, row)}: {field}: {problem}") from None
 
@@ -514,10 +514,6 @@ def _project_input(row: dict, name: str, investor: Investor, unit: Unit, industr
     data.update(name=name, investor_name=investor.name, unit_id=unit.id, industry_id=industry.id,
                 platform_id=platform.id if platform else None, owner_id=owner.id if owner else None,
                 signed_on=signed_on)
-    for key in ("fixed_asset_investment", "foreign_investment_usd", "funds_in_place", "land_area_mu",
-                "contracted_investment", "expected_output", "expected_tax"):
-        if isinstance(data[key], float):
-            data[key] = str(data[key])  # YAML floats as written (1.5, not 1.5000000001)
     try:
         values = validate(ProjectFields, data, context={"choices": choices, "current_stage": stage})
     except InputError as err:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
+from tracker.api import is_api_path
 from tracker.api import schemas as out
 from tracker.api.auth import authenticate
 from tracker.api.openapi import OPERATIONS, Body, Operation
@@ -53,10 +54,6 @@ PROJECT_NAMES = Naming(project_schemas.API_NAMES, project_schemas.API_NESTED)
 CEREMONY_NAMES = Naming(ceremony_schemas.API_NAMES)
 
 
-def is_api_request() -> bool:
-    return request.path.startswith(bp.url_prefix + "/")
-
-
 def operation(rule: str, method: str, operation_id: str, summary: str, response: type, *,
               status: int = 200, body: Body | None = None, query: type[Schema] | None = None,
               errors: tuple[int, ...] = (), public: bool = False) -> Callable:
@@ -78,7 +75,7 @@ def operation(rule: str, method: str, operation_id: str, summary: str, response:
 @login_manager.request_loader
 def load_api_user(req) -> Any:
     """The API's user comes from the Bearer token only (screens use the session cookie)."""
-    if not req.path.startswith(bp.url_prefix + "/"):
+    if not is_api_path(req.path):
         return None
     return authenticate(req.headers.get("Authorization"))
 
@@ -186,7 +183,8 @@ def list_projects():
     require("project.view")
     query = _validated(project_schemas.ProjectListQuery, request.args.to_dict())
     _page_no, per_page = _paged(query)
-    filters = ProjectFilters.from_args(request.args)
+    # The screen's filters from the validated values (１ → 1), so nothing valid is dropped.
+    filters = ProjectFilters.from_args({k: str(v) for k, v in query.values().items() if v not in (None, "")})
     if filters.archived and not can("project.archive"):
         raise ApiError(403, _("只有科室负责人可以查看已归档项目。"))
     page, totals = project_page(current_user, filters, per_page=per_page)
@@ -404,6 +402,7 @@ def put_ceremony_projects(ceremony_id: int):
     values = _validated(ceremony_schemas.CeremonyProjectsInput,
                         {"project_ids": data} if isinstance(data, list) else data)
     try:
+        # version is optional here: without it the caller replaces whatever the list is now.
         ceremony_ops.set_projects(current_user, ceremony, values.project_ids, expected_version=values.version)
     except ceremony_ops.CeremonyError as err:
         raise invalid(CEREMONY_NAMES.to_api(err.errors)) from None

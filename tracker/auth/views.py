@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from tracker.api import is_api_path
 from tracker.auth.forms import LoginForm
 from tracker.auth.operations import (
     canonical_username,
@@ -28,7 +29,7 @@ SESSION_SECRET_KEY = "sid"  # the login session's secret in the (signed) session
 
 @login_manager.user_loader
 def load_user(token: str):
-    if request.path.startswith("/api/"):
+    if is_api_path(request.path):
         return None  # the API takes tokens only (see api.views.load_api_user): no cookie, no CSRF
     try:
         user_id, version = (int(part) for part in token.split(":", 1))

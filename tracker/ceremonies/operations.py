@@ -56,6 +56,9 @@ class StaleCeremony(Exception):
 # --- helpers ------------------------------------------------------------------------------
 
 def _check_version(ceremony: Ceremony, expected: int | None) -> None:
+    """``expected``: the version the user saw (screens always send one; a form that lost it
+    passes -1, which is stale), or None from callers that change the ceremony whatever its
+    version (seed, command line, an API call without ``version``)."""
     if expected is not None and ceremony.version_id != expected:
         raise StaleCeremony()
 

@@ -34,7 +34,8 @@ class AddProjectInput(SignatoriesInput):
 
 
 def _project_ids(value: Any, _info: Any) -> list[int]:
-    """Project ids in signing order: a list of distinct positive integers, not too many."""
+    """Project ids in signing order: a list of positive integers, not too many (duplicates
+    and ids the user may not add are refused by ``operations.set_projects``)."""
     from tracker.ceremonies.operations import MAX_PROJECTS
 
     def problem(message: str) -> PydanticCustomError:

@@ -59,11 +59,6 @@ def load_signing(ceremony: Ceremony, signing_id: int) -> CeremonySigning:
     return signing
 
 
-def _version(form) -> int | None:
-    version = int_arg((form.version.data or "").strip())
-    return -1 if version is None else version
-
-
 def _unit_choices(form: CeremonyForm, current_id: int | None = None) -> dict:
     """Fill the host-unit select; returns the schema context with the same choices."""
     choices = {"unit_id": unit_choices(current_user, current_id)}
@@ -76,6 +71,7 @@ def _apply_errors(form, errors: dict[str, str]) -> None:
     show_errors(form, {{"unit": "unit_id"}.get(key, key): message for key, message in errors.items()})
 
 
+STALE = -1  # the version a form that lost its own is compared with: never current
 STALE_MESSAGE = _l("在您操作期间，该签约仪式已被他人修改。页面已刷新为最新内容，请核对后重试。")
 
 
@@ -138,7 +134,7 @@ def edit_ceremony(ceremony_id: int):
         try:
             changes = ops.update_ceremony(current_user, ceremony, name=data.name, held_on=data.held_on,
                                           venue=data.venue, unit=db.session.get(Unit, data.unit_id),
-                                          expected_version=data.version or -1)
+                                          expected_version=data.version or STALE)
         except ops.CeremonyError as err:
             db.session.rollback()
             _apply_errors(form, err.errors)
@@ -164,7 +160,7 @@ def delete_ceremony(ceremony_id: int):
         abort(400)
     name = ceremony.name
     try:
-        ops.delete_ceremony(current_user, ceremony, expected_version=_version(form))
+        ops.delete_ceremony(current_user, ceremony, expected_version=int_arg(form.version.data) or STALE)
         db.session.flush()  # a conflict surfaces here, inside the try
     except ops.CeremonyError as err:
         db.session.rollback()
@@ -236,7 +232,7 @@ def add_project(ceremony_id: int):
     try:
         signing = ops.add_project(current_user, ceremony, project, signatory_local=data.signatory_local,
                                   signatory_investor=data.signatory_investor,
-                                  expected_version=data.version or -1)
+                                  expected_version=data.version or STALE)
     except ops.CeremonyError as err:
         db.session.rollback()
         ceremony = load_ceremony(ceremony_id, "ceremony.manage")
@@ -259,7 +255,7 @@ def _button_action(ceremony_id: int, run) -> Response:
     if not form.validate_on_submit():
         abort(400)
     try:
-        outcome = run(_version(form))
+        outcome = run(int_arg(form.version.data) or STALE)
         db.session.flush()  # a conflict surfaces here, inside the try
     except ops.CeremonyError as err:
         db.session.rollback()
@@ -340,7 +336,7 @@ def edit_signatories(ceremony_id: int, signing_id: int):
         try:
             ops.update_signatories(current_user, ceremony, signing, signatory_local=data.signatory_local,
                                    signatory_investor=data.signatory_investor,
-                                   expected_version=data.version or -1)
+                                   expected_version=data.version or STALE)
         except ops.CeremonyError as err:
             db.session.rollback()
             _apply_errors(form, err.errors)

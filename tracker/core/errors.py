@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from tracker.api import is_api_path
 from tracker.extensions import db
 
 
@@ -23,7 +24,7 @@ def _titles():
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    return is_api_path(request.path) or request.path == "/healthz"
 
 
 def render_error(code: int, message: str | None = None, headers=None):

@@ -9,9 +9,9 @@ from __future__ import annotations
 from flask import request
 from flask.sessions import SecureCookieSessionInterface
 
-API_PREFIX = "/api/"
+from tracker.api import is_api_path
 
 
 class ScreenSessionInterface(SecureCookieSessionInterface):
     def should_set_cookie(self, app, session) -> bool:
-        return not request.path.startswith(API_PREFIX) and super().should_set_cookie(app, session)
+        return not is_api_path(request.path) and super().should_set_cookie(app, session)

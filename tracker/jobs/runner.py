@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 from concurrent.futures import CancelledError
+from pathlib import Path
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -299,3 +300,33 @@ def notify() -> None:
     """A job was queued here: let this process's runner look now instead of at its next poll."""
     if _runner is not None:
         _runner.wake()
+
+
+# --- which processes run it -------------------------------------------------------------------
+
+
+def flask_command(argv: list[str]) -> str | None:
+    """The ``flask`` subcommand in ``argv`` (``flask --app wsgi run`` → ``run``)."""
+    args, i = argv[1:], 0
+    while i < len(args):
+        if args[i] in ("--app", "-A", "--env-file", "-e"):
+            i += 2
+        elif args[i].startswith("-"):
+            i += 1
+        else:
+            return args[i]
+    return None
+
+
+def serving(argv: list[str], environ: dict[str, str]) -> bool:
+    """Does this process serve requests (gunicorn, ``flask run``), not a one-off command?
+    With the development reloader only the child process that serves counts: the watcher
+    parent loads the app too, and a second runner there would claim jobs it cannot finish."""
+    program = Path(argv[0])
+    if program.name != "flask" and program.parent.name != "flask":  # `flask …`, `python -m flask …`
+        return True
+    if flask_command(argv) != "run":
+        return False
+    reloading = ("--debug" in argv or "--reload" in argv or environ.get("FLASK_DEBUG", "") in ("1", "true")) \
+        and "--no-reload" not in argv and "--no-debug" not in argv
+    return not reloading or environ.get("WERKZEUG_RUN_MAIN") == "true"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, send_file, url_for
+from flask import Blueprint, abort, after_this_request, flash, jsonify, redirect, render_template, send_file, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -45,15 +45,23 @@ def start(kind: str, *, title: str, params: dict, back: str | None = None):
     try:
         job = ops.submit(current_user, kind, title=title, params={**params, "back": back} if back else params,
                          locale=str(get_locale() or "zh_CN"))
-        db.session.commit()
     except ops.AlreadyActive as busy:
         db.session.rollback()
         flash(_("%(kind)s已在生成中，请稍候：完成后再生成新的一份。", kind=label), "info")
         if busy.job is None:  # finished between the check and now: just try again
             return redirect(back or url_for("index"))
         return redirect(url_for("jobs.view_job", job_id=busy.job.id))
-    runner.notify()
+    _notify_runner_after_commit()
     return redirect(url_for("jobs.view_job", job_id=job.id))
+
+
+def _notify_runner_after_commit() -> None:
+    """Wake the runner once the request's commit (core.lifecycle) has made the job visible."""
+
+    @after_this_request
+    def wake(response):
+        runner.notify()
+        return response
 
 
 def _status_labels() -> dict[str, str]:
@@ -128,8 +136,7 @@ def result_dir_path(job: Job) -> Path | None:
 def cancel_job(job_id: int):
     job = load_job(job_id)
     if ops.cancel(job):
-        db.session.commit()
-        runner.notify()
+        _notify_runner_after_commit()
         flash(_("已取消。"), "info")
     else:
         db.session.rollback()

@@ -50,10 +50,12 @@ def project_choices(user: Any, project: Project | None = None) -> dict[str, Choi
         .where(scope_filter(user, Platform.unit_id) | Platform.unit_id.is_(None))
         .order_by(Platform.sort_order, Platform.id)
     ).scalars()
+    owner_id = project.owner_id if project else None
     owners = db.session.execute(
-        select(User).where(User.role.in_([Role.staff.value, Role.manager.value]), User.is_active_user.is_(True),
-                           scope_filter(user, User.unit_id))
-        .order_by(User.unit_id, User.display_name)
+        select(User).where(
+            (User.role.in_([Role.staff.value, Role.manager.value]) & User.is_active_user.is_(True)
+             & scope_filter(user, User.unit_id)) | (User.id == owner_id)  # keep the current owner
+        ).order_by(User.unit_id, User.display_name)
     ).scalars()
     return {
         "unit_id": units(user, project.unit_id if project else None),

@@ -217,8 +217,8 @@ def _validate(form: InvestorForm, context: dict, exclude_id: int | None) -> Inve
     if data is not None or form.name.errors:
         return data
     uscc = None
-    if not form.uscc.errors and form.uscc.data:
-        uscc = parse_uscc(form.uscc.data)
+    if not form.uscc.errors and clean_text(form.uscc.data or ""):
+        uscc = parse_uscc(form.uscc.data)  # the schema accepted it, so it parses
     unit_id = None if form.unit_id.errors else form.unit_id.data  # never probe an unoffered unit
     show_errors(form, duplicate_errors({"name": clean_text(form.name.data or ""), "uscc": uscc,
                                         "unit_id": unit_id}, exclude_id, current_user))

@@ -10,7 +10,6 @@ from tracker.extensions import db
 from tracker.workflow import operations as wf
 from tracker.workflow.blueprint import bp
 from tracker.workflow.models import Notification, StageRequest
-from tracker.workflow.operations import inbox_query
 
 
 class NavCounts:
@@ -30,7 +29,7 @@ class NavCounts:
                 parts.append(wf.approval_queue(user).with_only_columns(func.count(StageRequest.id))
                              .order_by(None).scalar_subquery())
             if inbox:
-                parts.append(inbox_query(user).where(Notification.read_at.is_(None))
+                parts.append(wf.inbox_query(user).where(Notification.read_at.is_(None))
                              .with_only_columns(func.count(Notification.id)).scalar_subquery())
             values = [0, 0]
             if parts:

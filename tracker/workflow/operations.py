@@ -126,6 +126,8 @@ def request_move(actor, project: Project, *, to_stage: str, actual_date: Any, va
         raise NotAllowed(_("您的角色不能提交阶段变更申请。"))
     if project.is_archived:
         raise Invalid(_("已归档的项目不能变更阶段。"), {"to_stage": _("已归档的项目不能变更阶段。")})
+    if not isinstance(to_stage, str) or not to_stage:
+        raise Invalid(_("请选择目标阶段。"), {"to_stage": _("请选择目标阶段。")})
     move = move_for(project.stage, to_stage)
     if move is None or (move.kind == "resume" and to_stage != project.paused_from_stage):
         if to_stage not in BY_CODE:
@@ -241,7 +243,10 @@ def _check_decider(actor, req: StageRequest) -> None:
 def approve(actor, request_id: int, comment: str = "") -> StageRequest:
     req = _load_request(request_id, lock=True)
     _check_decider(actor, req)
-    comment = clean_text(comment or "")[:MAX_REASON]
+    try:
+        comment = parse_text(comment or "", MAX_REASON)
+    except Problem as problem:
+        raise Invalid(str(problem), {"comment": str(problem)}) from None
     if req.status != "pending":
         raise Conflict(_("该申请已被处理，无需重复操作。"))
     project = db.session.get(Project, req.project_id, populate_existing=True)
