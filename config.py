@@ -80,6 +80,8 @@ class Config:
     # jobs take at most JOB_WORKERS of them (0: one fewer than PDF_WORKERS, at least one).
     PDF_WORKERS = 2
     JOB_WORKERS = 0
+    # A web process starts serving once a PDF worker is warm, waiting at most this long (s).
+    PDF_WARM_UP_WAIT = 15
 
 
 def load(overrides: dict | None = None) -> dict:

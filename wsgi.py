@@ -2,8 +2,9 @@
 
 Each worker imports this module after gunicorn forks it (do not use ``--preload``), so each
 web process starts its own PDF worker pool (warm processes that render briefs and run jobs,
-see tracker/jobs/pool.py) and its job runner, in the background: the first brief a worker
-serves costs what a warm one does, and queued jobs (booklets) are taken from the database.
+see tracker/jobs/pool.py) and its job runner. It starts serving once a PDF worker is warm
+(``PDF_WARM_UP_WAIT`` at most), so the first brief it serves costs what a warm one does, and
+queued jobs (booklets) are taken from the database.
 One-off commands (``flask audit verify``, ``flask seed demo`` …) load the app from here too;
 they start neither, which would only compete with them.
 """
@@ -18,5 +19,7 @@ app = create_app()
 
 
 if serving(sys.argv, dict(os.environ)):
-    start_warm_up(app)
+    # Serve once a PDF worker is warm (about 1.4 s after start; bounded): the first brief a
+    # process serves then costs what a warm one does, instead of waiting for the pool to start.
+    start_warm_up(app).join(timeout=app.config["PDF_WARM_UP_WAIT"])
     start_runner(app)

@@ -219,7 +219,8 @@ def main() -> None:
           f" warm-up (start_warm_up at boot: {first_warm['warm_up']:.2f} s)   budget ≤ 1 s")
     print(f"                             {first['first_total']:.3f} s cold: the worker pool starts on this brief"
           f" (fork server imports WeasyPrint and the app, a worker lays out a sample)"
-          f"   (app start before it {first['app_start']:.2f} s)")
+          f"   (app start before it {first['app_start']:.2f} s; a served process never sees this:"
+          f" wsgi.py waits for the warm-up before serving)")
     print(f"  {count}-project booklet        median {book_med:.3f} s   (min {book_min:.3f} s)   budget ≤ 3 s"
           f"   {booklet.pages} pages, {kb(booklet)}   in the worker {in_worker['booklet']:.3f} s")
     print(f"  {count}-project booklet job    queued → done {jobs[0]:.3f} s first (the worker builds its app),"
