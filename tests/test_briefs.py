@@ -204,9 +204,10 @@ def test_brief_pdf_has_every_field(web, db, ref):
     assert len(reader.pages) == 1  # a normal project fits on one A4 page
     flat = squash(text)
     for expected in (
-        "台州市投资促进中心", "项目简介", project.name, project.investor.name, project.investor.introduction,
-        "江苏", "新能源", "黄岩区", ref.platform.name, "已开工", "50.00亿元", "40.00亿元", "300亩",
-        "2024年12月20日", project.content, "80.00亿元", "40,000万元", "1,200人", "省重大产业项目", "千项万亿",
+        # The masthead names the printing unit (a 黄岩区 user); figures as a 公文 prints them.
+        "黄岩区生成于", "项目简介", project.name, project.investor.name, project.investor.introduction,
+        "江苏", "新能源", "黄岩区", ref.platform.name, "已开工", "50亿元", "40亿元", "300亩",
+        "2024年12月20日", project.content, "年产值：80亿元", "年税收：4亿元", "1200人", "省重大产业项目", "千项万亿",
         "台州市2024(第四季)重大招商项目签约仪式", "台州市行政中心", "朱嘉诚0", "杨立新0", "第1页/共1页",
     ):
         assert squash(expected) in flat, expected
@@ -481,8 +482,8 @@ def test_booklet_has_cover_summary_contents_briefs_and_page_numbers(app, db, ref
     flat = squash(text)
     pages = len(reader.pages)
     assert pages >= 3 + 3  # cover, summary, contents, one brief each
-    for expected in (ceremony.name, "签约项目简介汇编", "签约项目一览表", "序号", "项目名称", "投资方", "总投资（亿元）",
-                     "产业", "落户地", "合计（3个项目）", "150.00", "目录", f"第{pages}页/共{pages}页", "签约项目3/3"):
+    for expected in (ceremony.name, "签约项目简介汇编", "签约项目一览表", "序号", "项目名称", "投资方", "协议投资额（亿元）",
+                     "产业", "落户地", "合计（3个项目）150", "150亿元", "目录", f"第{pages}页/共{pages}页", "签约项目3/3"):
         assert squash(expected) in flat, expected
     for project in projects:
         assert flat.count(squash(project.name)) >= 3  # summary, contents, its brief

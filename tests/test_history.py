@@ -62,9 +62,12 @@ def test_create_holds_bare_values_and_update_pairs_both_by_name(db, ref):
 
 
 def test_a_list_in_a_create_is_one_value_not_a_pair(db):
-    (item,) = history_items([_entry("seed.create", {"sources": ["新闻一", "新闻二"]})])
-    assert item.lines == [Line("sources", "新闻一、新闻二")]
-    assert item.title == "导入演示数据"
+    (item,) = history_items([_entry("ceremony.create", {"signings": ["项目一", "项目二"]})])
+    assert item.lines == [Line("signings", "项目一、项目二")]
+    # A seed entry's provenance lists read as words (tests/test_english_and_account.py).
+    (seeded,) = history_items([_entry("seed.create", {"sources": ["新闻一", "新闻二"]})])
+    assert seeded.lines == [Line("数据来源", "演示数据（依据资料：新闻一、新闻二）")]
+    assert seeded.title == "导入演示数据"
 
 
 def test_names_load_once_per_kind_for_a_whole_page(db, ref):

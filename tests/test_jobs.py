@@ -379,8 +379,9 @@ def test_only_the_owner_sees_a_job(client, login_as, db, ref, path, method):
 
 
 def test_booklet_buttons_follow_ceremony_scope(client, login_as, db, ref):
-    ceremony = make_ceremony(ref, [make_project(unit=ref.huangyan)], unit=ref.city)
-    login_as(make_user("manager", ref.huangyan))  # a county office does not see the city's ceremony
+    # A county office does not see a city ceremony without any of its projects.
+    ceremony = make_ceremony(ref, [make_project(unit=ref.linhai)], unit=ref.city)
+    login_as(make_user("manager", ref.huangyan))
     assert client.post(f"/ceremonies/{ceremony.id}/booklet").status_code == 404
     assert client.post(f"/ceremonies/{ceremony.id}/order-sheet").status_code == 404
     assert client.get(f"/ceremonies/{ceremony.id}/booklet").status_code == 405  # no work starts on GET
@@ -392,7 +393,7 @@ def test_booklet_job_rechecks_access_when_it_runs(app, db, ref):
     from tracker.briefs import jobs as brief_jobs
     from tracker.jobs.worker import JobContext, JobError
 
-    ceremony = make_ceremony(ref, [make_project(unit=ref.huangyan)], unit=ref.city)
+    ceremony = make_ceremony(ref, [make_project(unit=ref.linhai)], unit=ref.city)
     user = make_user("staff", ref.huangyan)
     job = Job(kind="booklet", status="running", user_id=user.id, params={"ceremony_id": ceremony.id}, title="x")
     db.session.add(job)

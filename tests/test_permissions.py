@@ -58,6 +58,10 @@ MATRIX = [
     ("POST", "/admin/users/{user}/deactivate", _expect(ADMIN, REDIRECT), False),
     ("POST", "/admin/users/{user}/activate", _expect(ADMIN, REDIRECT), False),
     ("POST", "/admin/users/{user}/password", _expect(ADMIN, 422), False),  # empty form
+    ("POST", "/admin/users/{user}/password/generate", _expect(ADMIN, OK), False),  # shown once
+    # One's own password: every signed-in role (no record in the URL); an empty form is 422.
+    ("GET", "/account/password", {role: OK for role in ROLES}, False),
+    ("POST", "/account/password", {role: 422 for role in ROLES}, False),
     ("GET", "/admin/reference", _expect(ADMIN), False),
     ("GET", "/admin/reference/{kind}", _expect(ADMIN), False),
     ("GET", "/admin/reference/{kind}/new", _expect(ADMIN), False),
@@ -82,7 +86,8 @@ MATRIX = [
     # Briefs (tracker/briefs/views.py): whoever may see the project may print it.
     ("GET", "/projects/{project}/brief", _expect(VIEW), True),
     ("GET", "/projects/{project}/brief.pdf", _expect(VIEW), True),
-    # Ceremonies: viewed like projects, managed by managers of the host unit. The POST
+    # Ceremonies: viewed like projects (and by the units with a project in them: see
+    # test_matrix_guest_ceremony), managed by managers of the host unit. The POST
     # buttons carry no version here, so they end in the "changed meanwhile" redirect and
     # change nothing; an empty add-project form is a 422.
     ("GET", "/ceremonies/", _expect(VIEW), False),
@@ -95,6 +100,7 @@ MATRIX = [
     ("GET", "/ceremonies/{ceremony}/projects/{signing}/edit", _expect(MANAGE), True),
     ("POST", "/ceremonies/{ceremony}/projects/{signing}/move", _expect(MANAGE, REDIRECT), True),
     ("POST", "/ceremonies/{ceremony}/projects/{signing}/remove", _expect(MANAGE, REDIRECT), True),
+    ("POST", "/ceremonies/{ceremony}/rounds", _expect(MANAGE, REDIRECT), True),
     # The booklet and order-sheet buttons queue a job and redirect to its page.
     ("POST", "/ceremonies/{ceremony}/booklet", _expect(VIEW, REDIRECT), True),
     ("POST", "/ceremonies/{ceremony}/order-sheet", _expect(VIEW, REDIRECT), True),
@@ -155,6 +161,42 @@ def _cases():
 def test_matrix(client, login_as, world, method, url, spec, which, status):
     login_as(world["users"][spec])
     resp = client.open(url.format(**_ids(world, which)), method=method)
+    assert resp.status_code == status, resp.get_data(as_text=True)[:500]
+
+
+# A county's project signed at a city-hosted ceremony ("guest"): the county's users see that
+# ceremony's page, but manage nothing in it (403: it exists for them), and the whole booklet
+# and order sheet — the other units' projects in full — are not theirs to print (403). The
+# city keeps its usual rights. tests/test_ceremony_visibility.py checks what the page shows.
+GUEST_VIEW = {("GET", "/ceremonies/{ceremony}")}
+
+
+@pytest.fixture()
+def guest(world, db):
+    ref, manager = world["ref"], world["users"]["manager@city"]
+    mine = make_project(unit=ref.huangyan, name="黄岩项目（市级仪式）")
+    theirs = make_project(unit=ref.linhai, name="临海项目（市级仪式）")
+    ceremony = create_ceremony(manager, name="市级签约仪式", held_on=date(2024, 12, 21), unit=ref.city)
+    signing = add_project(manager, ceremony, mine)
+    add_project(manager, ceremony, theirs)
+    db.session.flush()
+    return {**_ids(world, "own"), "ceremony": ceremony.id, "signing": signing.id}
+
+
+def _guest_cases():
+    for method, url, expected, _bound in MATRIX:
+        if not url.startswith("/ceremonies/{ceremony}"):
+            continue
+        for spec in USERS:
+            role, unit = spec.split("@")
+            status = expected[role] if unit == "city" or (method, url) in GUEST_VIEW else FORBIDDEN
+            yield pytest.param(method, url, spec, status, id=f"{method} {url} {spec} guest")
+
+
+@pytest.mark.parametrize("method,url,spec,status", list(_guest_cases()))
+def test_matrix_guest_ceremony(client, login_as, world, guest, method, url, spec, status):
+    login_as(world["users"][spec])
+    resp = client.open(url.format(**guest), method=method)
     assert resp.status_code == status, resp.get_data(as_text=True)[:500]
 
 

@@ -246,3 +246,76 @@ def test_healthz_reports_a_database_failure(client, db, monkeypatch):
     monkeypatch.setattr(db.session, "execute", boom)
     resp = client.get("/healthz")
     assert resp.status_code == 503 and resp.get_json() == {"status": "error", "db": "error"}
+
+
+# --- What changed: the 待审批 mark and 最近更新 (issue 9, item 5) ------------------------------
+
+
+def _age(db, *projects):
+    """Give the projects old, distinct 最近更新 times (oldest first) without an ORM update."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import update
+
+    for n, project in enumerate(projects):
+        db.session.execute(update(Project).where(Project.id == project.id)
+                           .values(updated_at=datetime(2024, 1, 1 + n, tzinfo=timezone.utc))
+                           .execution_options(synchronize_session=False))
+        db.session.expire(project)
+
+
+def _file_request(staff, project):
+    from tracker.workflow import operations as wf
+
+    return wf.request_move(staff, project, to_stage="production", actual_date="2024-07-01")
+
+
+def _event(kind, db, ref, staff, project):
+    """Do one of the changes that should move the project to the top of 最近更新."""
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from tracker.workflow import operations as wf
+    from tracker.workflow.attachments import store_upload
+
+    if kind == "request":
+        return _file_request(staff, project)
+    if kind == "attachment":
+        return store_upload(staff, project, None, FileStorage(io.BytesIO(b"%PDF-1.4 evidence"), "a.pdf"))
+    if kind == "milestone":
+        return wf.set_planned_dates(staff, project, {"production": date(2025, 1, 1)})
+    req = _file_request(staff, project)
+    _age(db, project)  # filing moved it already: the decision must move it again
+    if kind == "withdraw":
+        return wf.withdraw(staff, req.id)
+    return wf.reject(make_user("manager", ref.huangyan), req.id, "材料不全")
+
+
+@pytest.mark.parametrize("kind", ["request", "reject", "withdraw", "attachment", "milestone"])
+def test_a_change_elsewhere_moves_the_project_up_in_recent_updates(client, login_as, staff, ref, db, kind):
+    changed = make_project(name="甲项目", stage="completed")
+    other = make_project(name="乙项目", stage="completed")
+    db.session.flush()
+    _age(db, changed, other)  # 乙 is the more recent one
+    version = changed.version_id
+    login_as(staff)
+    body = client.get("/projects/?sort=updated").get_data(as_text=True)
+    assert body.index("乙项目") < body.index("甲项目")
+    _event(kind, db, ref, staff, changed)
+    db.session.commit()
+    body = client.get("/projects/?sort=updated").get_data(as_text=True)
+    assert body.index("甲项目") < body.index("乙项目")
+    db.session.refresh(changed)
+    assert changed.version_id == version  # an open edit form of the project is not made stale
+
+
+def test_rows_with_a_pending_request_are_marked(client, login_as, staff, ref, db):
+    waiting = make_project(name="待批项目", stage="completed")
+    make_project(name="平常项目", stage="completed")
+    _file_request(staff, waiting)
+    login_as(staff)
+    body = client.get("/projects/").get_data(as_text=True)
+    assert body.count('class="tag pending"') == 1
+    row = body[body.index("待批项目"):]
+    assert row.index('class="tag pending"') < row.index("</tr>")

@@ -88,6 +88,7 @@ def _import_models() -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from tracker.api.views import bp as api_bp
+    from tracker.auth.account_views import bp as account_bp
     from tracker.auth.admin_views import bp as admin_bp
     from tracker.auth.views import bp as auth_bp
     from tracker.briefs.views import bp as briefs_bp
@@ -100,6 +101,7 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.workflow.views import bp as workflow_bp
 
     app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
     app.register_blueprint(projects_bp)
     app.register_blueprint(investors_bp)
     app.register_blueprint(admin_bp)

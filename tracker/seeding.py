@@ -5,7 +5,7 @@ industry/region/platform name; username; investor name then USCC; project name; 
 name) and only what is missing is created. Existing users, investors, projects and ceremonies
 are never changed, so re-running the seed does not undo what people did in the demo; on
 reference rows the meaning-bearing flags (``is_city``, industry ``group``, ``is_yrd``,
-``is_foreign``, a platform's unit) are re-applied (counted as ``updated``).
+``is_foreign``, a platform's unit, the English name ``name_en``) are re-applied (counted as ``updated``).
 
 Every created user, investor, project and ceremony gets one ``seed.create`` audit entry (actor
 None) carrying the record's provenance (``sources``/``invented``, see the header of
@@ -190,10 +190,18 @@ def _sync_flags(obj: Any, wanted: dict[str, Any]) -> bool:
     return changed
 
 
+def _english(kind: str, row: dict) -> dict[str, str]:
+    """``name_en`` when the seed row gives one (then re-applied like a flag), else nothing, so
+    an English name an admin typed for a row the seed does not name is left alone."""
+    if "name_en" not in row:
+        return {}
+    return {"name_en": _text(kind, row, "name_en", max_len=80)}
+
+
 def _load_units(rows: list[dict], counts: dict[str, int]) -> dict[str, Unit]:
     session = db.session
     for row in rows:
-        _check("unit", row, ("code", "name"), ("is_city",))
+        _check("unit", row, ("code", "name"), ("is_city", "name_en"))
     _unique("unit", [str(r["code"]) for r in rows])
     _unique("unit", [str(r["name"]) for r in rows])
     existing = session.execute(select(Unit)).scalars().all()
@@ -201,7 +209,7 @@ def _load_units(rows: list[dict], counts: dict[str, int]) -> dict[str, Unit]:
     by_name = {u.name: u for u in existing}
     for position, row in enumerate(rows):
         code, name = _text("unit", row, "code", max_len=40), _text("unit", row, "name", max_len=60)
-        flags = {"is_city": _bool("unit", row, "is_city")}
+        flags = {"is_city": _bool("unit", row, "is_city"), **_english("unit", row)}
         unit = by_code.get(code) or by_name.get(name)
         if unit is None:
             unit = Unit(code=code, name=name, sort_order=position, is_active=True, **flags)
@@ -218,12 +226,12 @@ def _load_named(model, kind: str, key: str, rows: list[dict], counts: dict[str, 
     """Reference rows keyed by name; ``flags_of(row)`` gives the attributes to create/sync."""
     session = db.session
     for row in rows:
-        _check(kind, row, ("name",), optional)
+        _check(kind, row, ("name",), (*optional, "name_en"))
     _unique(kind, [str(r["name"]) for r in rows])
     by_name = {obj.name: obj for obj in session.execute(select(model)).scalars()}
     for position, row in enumerate(rows):
         name = _text(kind, row, "name", max_len=60)
-        flags = flags_of(row)
+        flags = {**flags_of(row), **_english(kind, row)}
         obj = by_name.get(name)
         if obj is None:
             obj = model(name=name, sort_order=position, is_active=True, **flags)

@@ -9,6 +9,7 @@ classes that build the responses.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -391,14 +392,18 @@ def audit_entry(e: Any) -> dict[str, Any]:
     })
 
 
-def ceremony(c: Any) -> dict[str, Any]:
+def ceremony(c: Any, full: Callable[[Any], bool] = lambda project: True) -> dict[str, Any]:
+    """``full(project)``: show its investor and signatories (another unit's project in a
+    ceremony one may see shows its name and amount only, as on the page)."""
     return dump(CeremonyOut, {
         "id": c.id, "name": c.name, "date": c.held_on, "venue": c.venue or "", "unit": named(c.unit),
         "version": c.version_id,
         "projects": [
             {"position": s.position, "project_id": s.project_id, "name": s.project.name,
-             "investor": s.project.investor.name, "contracted_investment": money(s.project.contracted_investment),
-             "signatory_local": s.signatory_local or "", "signatory_investor": s.signatory_investor or ""}
+             "investor": s.project.investor.name if full(s.project) else "",
+             "contracted_investment": money(s.project.contracted_investment),
+             "signatory_local": (s.signatory_local or "") if full(s.project) else "",
+             "signatory_investor": (s.signatory_investor or "") if full(s.project) else ""}
             for s in sorted(c.signings, key=lambda s: (s.position, s.id or 0))
         ],
     })

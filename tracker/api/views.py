@@ -34,7 +34,7 @@ from tracker.ceremonies import schemas as ceremony_schemas
 from tracker.ceremonies.models import Ceremony
 from tracker.core.input import InputError, Schema, validate
 from tracker.core.pagination import Page
-from tracker.core.permissions import can, in_scope, require
+from tracker.core.permissions import can, in_scope, require, visible
 from tracker.extensions import csrf, db, login_manager
 from tracker.projects import schemas as project_schemas
 from tracker.projects.choices import project_choices
@@ -135,7 +135,14 @@ def _load_request(request_id: int) -> StageRequest:
 
 
 def _load_ceremony(ceremony_id: int, action: str = "ceremony.view") -> Ceremony:
-    return _load(Ceremony, ceremony_id, _("找不到该签约仪式。"), action, lambda c: c.unit_id)
+    """Visible to its host's scope and to every unit with a project signed at it
+    (``permissions.visible``); managing needs the host's scope (403 otherwise)."""
+    ceremony = db.session.get(Ceremony, ceremony_id)
+    if ceremony is None or not visible(current_user, ceremony):
+        raise ApiError(404, _("找不到该签约仪式。"))
+    if not can(action, ceremony):
+        raise ApiError(403, _("您的角色不能进行此操作。"))
+    return ceremony
 
 
 def _validated(schema: type[Schema], data: dict[str, Any], naming: Naming | None = None, **context: Any) -> Any:
@@ -251,6 +258,10 @@ def patch_project(project_id: int):
         raise invalid({"version": _("请提供 version（取自 GET 返回的当前版本号），用于防止覆盖他人的修改。")})
     _check_version_type(data)
     sent = PROJECT_NAMES.to_schema(data)
+    # A unit applies to the amount sent with it, never to the stored one (亿元 would ×10000 it).
+    lone_units = [k for k in sent if k.endswith("_unit") and k[:-len("_unit")] not in sent]
+    if lone_units:
+        raise invalid({k: _("单位须与金额一起提供。") for k in lone_units})
     if "investor_name" in sent and sent["investor_name"] != project.investor.name:
         # A different company: its USCC is its own, not the previous investor's.
         base = {k: v for k, v in _current_values(project).items() if k != "investor_uscc"}
@@ -366,7 +377,7 @@ def withdraw_stage_request(request_id: int):
 @operation("/ceremonies/<int:ceremony_id>", "GET", "getCeremony", "签约仪式及其项目（按签约顺序）",
            out.CeremonyOut, errors=(403, 404))
 def get_ceremony(ceremony_id: int):
-    return jsonify(out.ceremony(_load_ceremony(ceremony_id)))
+    return jsonify(out.ceremony(_load_ceremony(ceremony_id), full=lambda p: in_scope(current_user, p.unit_id)))
 
 
 @operation("/ceremonies", "POST", "createCeremony", "新建签约仪式（科室负责人）", out.CeremonyOut, status=201,

@@ -80,6 +80,8 @@ REFERENCES: dict[str, tuple[Any, Any]] = {
 }
 # Keys whose value is a stage code, on any record.
 STAGE_KEYS = frozenset({"stage", "from", "to", "from_stage", "to_stage", "paused_from_stage"})
+# Provenance a ``seed.create`` entry carries (see seeds/demo.yaml): shown as one readable line.
+PROVENANCE_KEYS = ("sources", "invented")
 LONG_TEXT_SHOWN = 80  # characters of a "longtext" value a history line shows
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -209,6 +211,22 @@ class HistoryFormatter:
             text = text[:LONG_TEXT_SHOWN - 1] + "…"
         return text
 
+    def provenance(self, changes: Mapping[str, Any]) -> str:
+        """A demo record's ``sources``/``invented`` as words, e.g. 演示数据（虚构：姓名）, instead
+        of the raw ``invented：['display_name']``. Field names are shown by the page's labels."""
+        parts = []
+        sources = changes.get("sources")
+        if isinstance(sources, list) and sources:
+            parts.append(_("依据资料：%(sources)s", sources="、".join(str(s) for s in sources)))
+        invented = changes.get("invented")
+        if invented == "all":
+            parts.append(_("全部虚构"))
+        elif isinstance(invented, list) and invented:
+            parts.append(_("虚构：%(fields)s", fields="、".join(self.label(str(f)) for f in invented)))
+        if not parts:
+            return _("演示数据")
+        return _("演示数据（%(detail)s）", detail="；".join(parts))
+
     def lines(self, entry: AuditEntry, *, skip: Iterable[str] = ()) -> list[Line]:
         """The entry's changed fields in recorded order. Empty single values are left out
         (a create's blank fields, an approval without a comment)."""
@@ -216,6 +234,9 @@ class HistoryFormatter:
         snapshot = is_snapshot(entry)
         skipped = set(skip)
         out = []
+        seeded = entry.action == "seed.create" and any(k in changes for k in PROVENANCE_KEYS)
+        if entry.action == "seed.create":
+            skipped.update(PROVENANCE_KEYS)
         for key in self._shown_keys(entry):
             if key in skipped:
                 continue
@@ -224,6 +245,8 @@ class HistoryFormatter:
                 out.append(Line(self.label(key), self.show(key, value[0]), self.show(key, value[1])))
             elif value not in (None, "", []):
                 out.append(Line(self.label(key), self.show(key, value)))
+        if seeded:
+            out.append(Line(_("数据来源"), self.provenance(changes)))
         return out
 
     def item(self, entry: AuditEntry) -> HistoryItem:

@@ -1,7 +1,7 @@
 """User administration (role admin): list, create, edit, activate/deactivate, reset password."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
@@ -25,6 +25,7 @@ from tracker.auth.operations import (
     UserError,
     create_user,
     find_user,
+    generate_password,
     set_active,
     set_password,
     update_user,
@@ -257,3 +258,16 @@ def reset_password(user_id: int):
     _fill_choices(form, user)
     form.version.data = str(user.version_id)
     return _render_edit(user, form, password_form, 422)
+
+
+@bp.post("/users/<int:user_id>/password/generate")
+def generate_user_password(user_id: int):
+    """重置密码: a random password, shown on this one response only (not flashed, not stored,
+    not cached); the user's sessions end. Reloading does not show it again (a POST)."""
+    user = load_user(user_id)
+    password = generate_password()
+    set_password(current_user, user, password)
+    _keep_own_session(user)
+    response = make_response(render_template("admin/password_shown.html", user=user, password=password))
+    response.headers["Cache-Control"] = "no-store"
+    return response

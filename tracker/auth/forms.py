@@ -74,3 +74,24 @@ class PasswordForm(FlaskForm):
         validators=[DataRequired(_l("请输入新密码。")), Length(max=128, message=_l("密码不能超过 128 位。"))],
     )
 
+
+
+class OwnPasswordForm(FlaskForm):
+    """A signed-in user's own password change: the current one, then the new one twice."""
+
+    current_password = PasswordField(
+        _l("当前密码"),
+        validators=[DataRequired(_l("请输入当前密码。")), Length(max=128, message=_l("密码不能超过 128 位。"))],
+    )
+    password = PasswordField(
+        _l("新密码"),
+        validators=[DataRequired(_l("请输入新密码。")), Length(max=128, message=_l("密码不能超过 128 位。"))],
+    )
+    confirm = PasswordField(
+        _l("再次输入新密码"),
+        validators=[DataRequired(_l("请再次输入新密码。")), Length(max=128, message=_l("密码不能超过 128 位。"))],
+    )
+
+    def validate_confirm(self, field):
+        if self.password.data and field.data != self.password.data:
+            raise ValidationError(_l("两次输入的新密码不一致。"))

@@ -40,6 +40,8 @@ class Unit(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(60), unique=True)
+    # English display name (empty: the Chinese name is shown in the English UI too).
+    name_en: Mapped[str] = mapped_column(String(80), default="", server_default="")
     is_city: Mapped[bool] = mapped_column(Boolean, default=False)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -89,6 +89,20 @@ def set_password(actor, user: User, password: str) -> None:
     record(actor, "user.set_password", user, {"password": ["***", "***"]})
 
 
+# No look-alike characters (0/O, 1/l/I): the password is read off a screen and typed again.
+_GENERATED_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+GENERATED_LENGTH = 12
+
+
+def generate_password() -> str:
+    """A random password an administrator hands over once: letters and digits, never
+    refused by ``password_problem`` (it always holds both)."""
+    while True:
+        password = "".join(secrets.choice(_GENERATED_ALPHABET) for _ in range(GENERATED_LENGTH))
+        if any(c.isdigit() for c in password) and any(c.isalpha() for c in password):
+            return password
+
+
 def set_active(actor, user: User, active: bool) -> None:
     """Deactivation ends the user's sessions and revokes their API tokens for good: activating
     the account again later brings neither back (new tokens must be issued)."""

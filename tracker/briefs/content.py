@@ -8,6 +8,7 @@ never tied up by a pathological record.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 
 from tracker.briefs import glossary
 from tracker.briefs.render import BriefError
@@ -27,6 +29,7 @@ LIMITS = {
     "content": 2000,
     "short": 120,  # reference names, venue, ceremony name
     "signatory": 60,
+    "witnesses": 200,
 }
 MULTILINE = {"introduction", "content"}
 MAX_MILESTONES = 40
@@ -56,19 +59,80 @@ def _clip(text: str, n: int = 20) -> str:
     return text if len(text) <= n else text[:n] + "…"
 
 
+def _plain(amount: Decimal) -> str:
+    """A number as a 公文 prints it: no thousands separators, only the decimals needed
+    (100 not 100.00, 5.2 not 5.20)."""
+    text = f"{amount:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
 def yi(value: Decimal | int | None) -> str:
-    """万元 → 亿元, two decimals, grouped: 1234567 → '123.46'."""
+    """万元 → 亿元 figure, up to two decimals, as needed: 1000000 → '100', 52000 → '5.2'."""
     if value is None:
         return ""
-    amount = (Decimal(value) / Decimal(10000)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"{amount:,.2f}"
+    return _plain((Decimal(value) / Decimal(10000)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def wan(value: Decimal | int | None) -> str:
+    """A 万元 (or 亩, 万美元) figure, up to two decimals, no separators: 40000 → '40000'."""
     if value is None:
         return ""
-    amount = Decimal(value)
-    return f"{amount:,.0f}" if amount == amount.to_integral() else f"{amount:,.2f}"
+    return _plain(Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def yi_text(value: Decimal | int | None) -> str:
+    """万元 → '5.2亿元' (the one way print states an investment); '—' when unknown."""
+    return "—" if value is None else f"{yi(value)}亿元"
+
+
+def amount_text(value: Decimal | int | None) -> str:
+    """万元 → one unit chosen by size: '5.2亿元' from 1亿元 up, else '800万元'; '—' when unknown.
+    Each figure carries its own unit, so a line never mixes a bare 亿元 and 万元 column."""
+    if value is None:
+        return "—"
+    if abs(Decimal(value)) >= Decimal(10000):
+        return yi_text(value)
+    return f"{wan(value)}万元"
+
+
+# Where a company or project name may break across lines in a narrow table cell: before these
+# words (a legal-form or trade suffix) and around brackets, never inside one of them.
+_NAME_BREAKS = re.compile(
+    r"(?=（|\(|股份有限公司|有限责任公司|有限公司|集团|科技|能源|新材料|智能|电气|电子|汽车|机械|制造|医药|项目$)"
+    r"|(?<=）)|(?<=\))"
+)
+_NAME_SEGMENT_MAX = 10  # a longer piece is left breakable (it could not fit a cell whole)
+
+
+def name_segments(name: str) -> list[str]:
+    """``name`` cut where a line may break: '江苏清陶能源科技有限公司' →
+    ['江苏清陶', '能源', '科技', '有限公司']."""
+    return [part for part in _NAME_BREAKS.split(name or "") if part]
+
+
+def wrap_name(name: str) -> Markup:
+    """A name for a narrow table cell: each short segment unbreakable (no '有限公 / 司')."""
+    out = []
+    for part in name_segments(name):
+        if len(part) <= _NAME_SEGMENT_MAX:
+            out.append(Markup('<span class="nw">%s</span>') % part)
+        else:
+            out.append(escape(part))
+    return Markup("").join(out)
+
+
+_CN_DIGITS = "零一二三四五六七八九"
+
+
+def cn_number(n: int) -> str:
+    """1 → 一, 10 → 十, 12 → 十二, 20 → 二十 (round numbers; others as digits)."""
+    if not 0 < n < 100:
+        return str(n)
+    tens, ones = divmod(n, 10)
+    head = "" if tens == 0 else ("十" if tens == 1 else _CN_DIGITS[tens] + "十")
+    return head + (_CN_DIGITS[ones] if ones else "")
 
 
 def en_money(value_wan: Decimal | int | None) -> str:
@@ -109,6 +173,9 @@ class Signing:
     venue: str
     signatory_local: str
     signatory_investor: str
+    signatory_local_title: str = ""
+    signatory_investor_title: str = ""
+    round_no: int = 1
 
 
 @dataclass
@@ -199,6 +266,11 @@ def build_brief(project, signing=None, *, milestones: Iterable[Any] | None = Non
             venue=_text(ceremony.venue, "short", _("签约地点"), owner),
             signatory_local=_text(signing.signatory_local, "signatory", _("我方签约人"), owner),
             signatory_investor=_text(signing.signatory_investor, "signatory", _("投资方签约人"), owner),
+            signatory_local_title=_text(getattr(signing, "signatory_local_title", ""), "signatory",
+                                        _("我方签约人职务"), owner),
+            signatory_investor_title=_text(getattr(signing, "signatory_investor_title", ""), "signatory",
+                                           _("投资方签约人职务"), owner),
+            round_no=getattr(signing, "round_no", None) or 1,
         )
     return Brief(
         project_id=project.id,
@@ -227,6 +299,22 @@ def build_brief(project, signing=None, *, milestones: Iterable[Any] | None = Non
 
 
 @dataclass
+class Round:
+    """One signing round (批次): the leaders who witness it and the projects signed in it."""
+
+    number: int
+    witnesses: str
+    briefs: list[Brief]
+
+
+@dataclass
+class Subtotal:
+    unit: str
+    count: int
+    amount: Decimal  # 万元
+
+
+@dataclass
 class Booklet:
     ceremony_id: int | None
     name: str
@@ -234,10 +322,32 @@ class Booklet:
     venue: str
     host: str
     briefs: list[Brief]
+    witnesses: dict[int, str] = field(default_factory=dict)  # round number → witnesses
 
     @property
     def total(self) -> Decimal:
         return sum((b.contracted or Decimal(0) for b in self.briefs), Decimal(0))
+
+    @property
+    def rounds(self) -> list[Round]:
+        """The briefs grouped by signing round, in signing order (briefs are sorted by round)."""
+        out: list[Round] = []
+        for b in self.briefs:
+            number = b.signing.round_no if b.signing else 1
+            if not out or out[-1].number != number:
+                out.append(Round(number, self.witnesses.get(number, ""), []))
+            out[-1].briefs.append(b)
+        return out
+
+    @property
+    def subtotals(self) -> list[Subtotal]:
+        """Projects and 协议投资额 per unit (落户地), in the order units first appear."""
+        by_unit: dict[str, Subtotal] = {}
+        for b in self.briefs:
+            sub = by_unit.setdefault(b.unit, Subtotal(b.unit, 0, Decimal(0)))
+            sub.count += 1
+            sub.amount += b.contracted or Decimal(0)
+        return list(by_unit.values())
 
 
 def build_booklet(ceremony, signings: list | None = None, *,
@@ -251,7 +361,8 @@ def build_booklet(ceremony, signings: list | None = None, *,
             "签约仪式“%(name)s”有 %(n)d 个项目，超过一本汇编可排版的 %(max)d 个。请分批生成。",
             name=_clip(name), n=len(signings), max=MAX_BOOKLET_PROJECTS,
         ))
-    signings.sort(key=lambda s: (s.position, s.id or 0))
+    # Rounds go on stage in turn: the signing order is by round, then by position.
+    signings.sort(key=lambda s: (getattr(s, "round_no", None) or 1, s.position, s.id or 0))
     briefs = [build_brief(s.project, s, milestones=None if milestones is None else milestones.get(s.project_id, []))
               for s in signings]
     for i, b in enumerate(briefs, start=1):
@@ -264,4 +375,14 @@ def build_booklet(ceremony, signings: list | None = None, *,
         venue=_text(ceremony.venue, "short", _("签约地点")),
         host=_text(ceremony.unit.name if ceremony.unit else "", "short", _("主办单位")),
         briefs=briefs,
+        witnesses=_witnesses(ceremony, {b.signing.round_no for b in briefs if b.signing}),
     )
+
+
+def _witnesses(ceremony, rounds: set[int]) -> dict[int, str]:
+    lines = str(getattr(ceremony, "round_witnesses", "") or "").split("\n")
+    out = {}
+    for number in sorted(rounds):
+        if 0 < number <= len(lines):
+            out[number] = _text(lines[number - 1], "witnesses", _("见证领导"))
+    return out

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from tracker.briefs import service
 from tracker.ceremonies.models import Ceremony
-from tracker.core.permissions import can
+from tracker.core.permissions import can, ceremony_fully_visible
 from tracker.extensions import db
 from tracker.jobs.worker import JobContext, JobError, JobOutput
 
@@ -18,7 +18,8 @@ from tracker.jobs.worker import JobContext, JobError, JobOutput
 def _ceremony(ctx: JobContext) -> Ceremony:
     ceremony = db.session.get(Ceremony, ctx.params.get("ceremony_id"))
     user = ctx.user
-    if ceremony is None or user is None or not user.is_active or not can("ceremony.view", ceremony, user=user):
+    if (ceremony is None or user is None or not user.is_active or not can("ceremony.view", ceremony, user=user)
+            or not ceremony_fully_visible(user, ceremony)):  # the same check as the buttons
         raise JobError(_("该签约仪式已不存在，或您已无权查看。"))
     return ceremony
 
@@ -28,7 +29,8 @@ def make_booklet(ctx: JobContext) -> JobOutput:
     ctx.progress(5, _("正在读取签约项目…"))
     booklet = service.ceremony_booklet(ceremony)
     ctx.progress(20, _("正在排版 %(n)d 个项目的简介…", n=len(booklet.briefs)))
-    result = service.booklet_pdf(ceremony, booklet)
+    # The masthead names the submitter's unit; the 内部资料 mark only when they asked for it.
+    result = service.booklet_pdf(ceremony, booklet, user=ctx.user, internal=bool(ctx.params.get("internal")))
     ctx.progress(95, _("正在保存（%(pages)d 页）…", pages=result.pages))
     return JobOutput(result.pdf, service.pdf_filename(ceremony.name, "签约项目简介汇编"))
 
@@ -38,5 +40,5 @@ def make_order_sheet(ctx: JobContext) -> JobOutput:
     ctx.progress(10, _("正在读取签约顺序…"))
     booklet = service.order_booklet(ceremony)
     ctx.progress(40, _("正在排版…"))
-    result = service.order_pdf(ceremony, booklet)
+    result = service.order_pdf(ceremony, booklet, user=ctx.user, internal=bool(ctx.params.get("internal")))
     return JobOutput(result.pdf, service.pdf_filename(ceremony.name, "签约顺序表"))

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, render_template
+from flask import current_app, has_request_context, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -93,7 +93,13 @@ def font_dir() -> Path:
     return Path(configured) if configured else Path(current_app.instance_path) / "fonts"
 
 
-def issuer_name() -> str:
+def issuer_name(user: Any = None) -> str:
+    """The masthead: the unit that prints. A county or park user's own unit (黄岩区 staff print
+    under 黄岩区's name); the city — BRIEF_ISSUER, else the city unit — for city users and
+    when there is no printing user (the command line)."""
+    unit = getattr(user, "unit", None) if user is not None else None
+    if unit is not None and not unit.is_city and unit.name:
+        return unit.name
     configured = current_app.config.get("BRIEF_ISSUER")
     if configured:
         return configured
@@ -109,9 +115,14 @@ class Helpers:
 
     issuer: str
     today: date
+    internal: bool = False  # print the 内部资料 注意保密 mark
 
     yi = staticmethod(content.yi)
     wan = staticmethod(content.wan)
+    yi_text = staticmethod(content.yi_text)
+    amount_text = staticmethod(content.amount_text)
+    wrap_name = staticmethod(content.wrap_name)
+    cn_number = staticmethod(content.cn_number)
     cn_date = staticmethod(content.cn_date)
     en_date = staticmethod(content.en_date)
     en_money = staticmethod(content.en_money)
@@ -135,8 +146,13 @@ class Helpers:
         return f"USD {(Decimal(wan_usd) / 100).quantize(Decimal('0.01')):,} million"
 
 
-def helpers() -> Helpers:
-    return Helpers(issuer=issuer_name(), today=today_local())
+def helpers(user: Any = None, *, internal: bool = False) -> Helpers:
+    """``user``: who prints (default: the signed-in user of this request, if any)."""
+    if user is None and has_request_context():
+        from flask_login import current_user
+
+        user = current_user if getattr(current_user, "is_authenticated", False) else None
+    return Helpers(issuer=issuer_name(user), today=today_local(), internal=bool(internal))
 
 
 def signing_of(project: Project) -> CeremonySigning | None:
@@ -213,10 +229,11 @@ def _render(template: str, timeout: float, **context: Any) -> RenderResult:
         raise RendererFailed(_("PDF 生成服务意外中断，请重试。")) from None
 
 
-def brief_pdf(project: Project, *, bilingual: bool = False, milestones=None) -> RenderResult:
+def brief_pdf(project: Project, *, bilingual: bool = False, milestones=None, user: Any = None,
+              internal: bool = False) -> RenderResult:
     brief = project_brief(project, milestones=milestones)
     return _render("briefs/brief_pdf.html", _timeout("BRIEF_RENDER_TIMEOUT", DEFAULT_BRIEF_TIMEOUT),
-                   brief=brief, h=helpers(), bilingual=bilingual)
+                   brief=brief, h=helpers(user, internal=internal), bilingual=bilingual)
 
 
 def ceremony_booklet(ceremony: Ceremony) -> content.Booklet:
@@ -227,10 +244,11 @@ def ceremony_booklet(ceremony: Ceremony) -> content.Booklet:
     return content.build_booklet(ceremony, signings, milestones=milestones)
 
 
-def booklet_pdf(ceremony: Ceremony, booklet: content.Booklet | None = None) -> RenderResult:
+def booklet_pdf(ceremony: Ceremony, booklet: content.Booklet | None = None, *, user: Any = None,
+                internal: bool = False) -> RenderResult:
     booklet = ceremony_booklet(ceremony) if booklet is None else booklet
     return _render("briefs/booklet_pdf.html", _timeout("BOOKLET_RENDER_TIMEOUT", DEFAULT_BOOKLET_TIMEOUT),
-                   booklet=booklet, h=helpers(), bilingual=False)
+                   booklet=booklet, h=helpers(user, internal=internal), bilingual=False)
 
 
 def order_booklet(ceremony: Ceremony) -> content.Booklet:
@@ -238,10 +256,11 @@ def order_booklet(ceremony: Ceremony) -> content.Booklet:
     return content.build_booklet(ceremony, load_ceremony_signings(ceremony), milestones={})
 
 
-def order_pdf(ceremony: Ceremony, booklet: content.Booklet | None = None) -> RenderResult:
+def order_pdf(ceremony: Ceremony, booklet: content.Booklet | None = None, *, user: Any = None,
+              internal: bool = False) -> RenderResult:
     booklet = order_booklet(ceremony) if booklet is None else booklet
     return _render("briefs/order_pdf.html", _timeout("BRIEF_RENDER_TIMEOUT", DEFAULT_BRIEF_TIMEOUT),
-                   booklet=booklet, h=helpers(), bilingual=False)
+                   booklet=booklet, h=helpers(user, internal=internal), bilingual=False)
 
 
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')

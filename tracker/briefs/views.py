@@ -8,13 +8,14 @@ from __future__ import annotations
 from io import BytesIO
 from urllib.parse import quote
 
-from flask import Blueprint, render_template, request, send_file
+from flask import Blueprint, render_template, request, send_file, url_for
 from flask_babel import force_locale
 from flask_login import login_required
 from markupsafe import Markup
 from sqlalchemy.orm import joinedload
 
 from tracker.briefs import service
+from tracker.briefs.doubts import print_doubts
 from tracker.briefs.render import BriefError, RenderResult
 from tracker.core.errors import render_error
 from tracker.core.permissions import load
@@ -47,6 +48,20 @@ def pdf_response(result: RenderResult, filename: str, ascii_name: str):
     return resp
 
 
+def unconfirmed(project: Project, endpoint: str):
+    """The confirm-or-fix page when the amount looks like a unit mistake or the brief would
+    print "（暂无简介）" and the user has not confirmed (``?confirm=1``); None when there is
+    nothing to confirm."""
+    if request.args.get("confirm") == "1":
+        return None
+    doubts = print_doubts(project)
+    if not doubts:
+        return None
+    args = {k: v for k, v in request.args.items() if k in ("lang", "internal")}
+    return render_template("briefs/confirm.html", project=project, doubts=doubts,
+                           print_url=url_for(endpoint, project_id=project.id, confirm="1", **args))
+
+
 def brief_error(err: BriefError):
     db.session.rollback()
     return render_error(err.status, err.message)
@@ -55,6 +70,9 @@ def brief_error(err: BriefError):
 @bp.get("/projects/<int:project_id>/brief")
 def preview_brief(project_id: int):
     project = load_project(project_id)
+    ask = unconfirmed(project, "briefs.preview_brief")
+    if ask is not None:
+        return ask
     bilingual = request.args.get("lang") == "bilingual"
     try:
         brief = service.project_brief(project)
@@ -71,9 +89,12 @@ def preview_brief(project_id: int):
 @bp.get("/projects/<int:project_id>/brief.pdf")
 def brief_pdf(project_id: int):
     project = load_project(project_id)
+    ask = unconfirmed(project, "briefs.brief_pdf")
+    if ask is not None:
+        return ask
     bilingual = request.args.get("lang") == "bilingual"
     try:
-        result = service.brief_pdf(project, bilingual=bilingual)
+        result = service.brief_pdf(project, bilingual=bilingual, internal=request.args.get("internal") == "1")
     except BriefError as err:
         return brief_error(err)
     suffix = "项目简介（中英文）" if bilingual else "项目简介"

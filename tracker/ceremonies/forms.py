@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField
+from wtforms import HiddenField, StringField, TextAreaField
 
 from tracker.core.forms import IdSelectField
 
@@ -18,8 +18,17 @@ class CeremonyForm(FlaskForm):
 
 
 class SignatoriesForm(FlaskForm):
+    round_no = StringField(_l("签约批次"), default="1",
+                           render_kw={"inputmode": "numeric", "size": 3, "maxlength": 2, "class": "num-2"})
     signatory_local = StringField(_l("我方签约人"), render_kw={"maxlength": 60})
+    signatory_local_title = StringField(_l("我方签约人职务"), render_kw={"maxlength": 60})
     signatory_investor = StringField(_l("投资方签约人"), render_kw={"maxlength": 60})
+    signatory_investor_title = StringField(_l("投资方签约人职务"), render_kw={"maxlength": 60})
+    version = HiddenField()
+
+
+class RoundWitnessesForm(FlaskForm):
+    round_witnesses = TextAreaField(_l("各批次见证领导（每行一批：第 1 行为第 1 批）"), render_kw={"rows": 3})
     version = HiddenField()
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.auth.models import Unit
@@ -28,11 +28,19 @@ class Ceremony(TimestampMixin, db.Model):
         order_by="CeremonySigning.position",
         cascade="all, delete-orphan",
     )
+    # The leaders witnessing each signing round (批次), one line per round: line 1 is round 1.
+    # Plain text on purpose: a master of ceremonies reads it out, nothing else refers to it.
+    round_witnesses: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
     version_id: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     __mapper_args__ = {"version_id_col": version_id}
 
     def __str__(self) -> str:
         return self.name
+
+    def witnesses_of(self, round_no: int) -> str:
+        """The witnesses of round ``round_no`` (1-based), '' when none were entered."""
+        lines = (self.round_witnesses or "").split("\n")
+        return lines[round_no - 1].strip() if 0 < round_no <= len(lines) else ""
 
 
 class CeremonySigning(db.Model):
@@ -49,3 +57,6 @@ class CeremonySigning(db.Model):
     position: Mapped[int] = mapped_column(Integer, default=0)
     signatory_local: Mapped[str] = mapped_column(String(60), default="")  # 我方签约人
     signatory_investor: Mapped[str] = mapped_column(String(60), default="")  # 投资方签约人
+    signatory_local_title: Mapped[str] = mapped_column(String(60), nullable=False, default="", server_default="")  # 职务
+    signatory_investor_title: Mapped[str] = mapped_column(String(60), nullable=False, default="", server_default="")
+    round_no: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")  # 签约批次

@@ -206,21 +206,35 @@ def delete_ceremony(actor, ceremony: Ceremony, *, expected_version: int | None =
 
 # --- its projects --------------------------------------------------------------------
 
-def _signatories(local: Any, investor: Any) -> tuple[str, str]:
-    local, investor = _clean(local), _clean(investor)
+MAX_ROUNDS = 20  # signing rounds (批次) per ceremony
+WITNESSES_MAX = 200  # characters of one round's witnesses line
+SIGNATORY_FIELDS = ("signatory_local", "signatory_local_title", "signatory_investor",
+                    "signatory_investor_title")
+
+
+def _signatories(values: dict[str, Any]) -> dict[str, Any]:
+    """The signatories, their titles (职务) and the signing round, cleaned and checked."""
+    out: dict[str, Any] = {}
     errors = {}
-    if len(local) > SIGNATORY_MAX:
-        errors["signatory_local"] = _("签约人不能超过 %(n)d 个字。", n=SIGNATORY_MAX)
-    if len(investor) > SIGNATORY_MAX:
-        errors["signatory_investor"] = _("签约人不能超过 %(n)d 个字。", n=SIGNATORY_MAX)
+    for key in SIGNATORY_FIELDS:
+        out[key] = _clean(values.get(key))
+        if len(out[key]) > SIGNATORY_MAX:
+            errors[key] = (_("职务不能超过 %(n)d 个字。", n=SIGNATORY_MAX) if key.endswith("_title")
+                           else _("签约人不能超过 %(n)d 个字。", n=SIGNATORY_MAX))
+    round_no = values.get("round_no")
+    round_no = 1 if round_no in (None, "") else round_no
+    if not isinstance(round_no, int) or isinstance(round_no, bool) or not 1 <= round_no <= MAX_ROUNDS:
+        errors["round_no"] = _("签约批次应为 1 至 %(n)d 的整数。", n=MAX_ROUNDS)
+    out["round_no"] = round_no
     if errors:
         raise CeremonyError(errors)
-    return local, investor
+    return out
 
 
-def add_project(actor, ceremony: Ceremony, project: Project | None, *, signatory_local: str = "",
-                signatory_investor: str = "", expected_version: int | None = None) -> CeremonySigning:
-    """Sign ``project`` at ``ceremony``, last in the signing order."""
+def add_project(actor, ceremony: Ceremony, project: Project | None, *,
+                expected_version: int | None = None, **signatories: Any) -> CeremonySigning:
+    """Sign ``project`` at ``ceremony``, last in the signing order. ``signatories``: the
+    SIGNATORY_FIELDS and ``round_no`` (all optional)."""
     _check_version(ceremony, expected_version)
     problem = project_problem(actor, ceremony, project)
     if problem:
@@ -230,15 +244,14 @@ def add_project(actor, ceremony: Ceremony, project: Project | None, *, signatory
         raise CeremonyError({"project_id": _("该项目已在本次仪式中。")})
     if len(ordered) >= MAX_PROJECTS:
         raise CeremonyError({"project_id": _("一场签约仪式最多 %(n)d 个项目。", n=MAX_PROJECTS)})
-    local, investor = _signatories(signatory_local, signatory_investor)
-    signing = CeremonySigning(project=project, position=len(ordered) + 1,
-                              signatory_local=local, signatory_investor=investor)
+    values = _signatories(signatories)
+    signing = CeremonySigning(project=project, position=len(ordered) + 1, **values)
     ceremony.signings.append(signing)
     _touch(ceremony)
     db.session.flush()
     record(actor, "ceremony.add_project", ceremony, {
         "project": project.name, "position": signing.position,
-        "signatory_local": local, "signatory_investor": investor,
+        **{k: v for k, v in values.items() if v not in ("", 1)},
     }, project_id=project.id)
     return signing
 
@@ -257,25 +270,47 @@ def remove_project(actor, ceremony: Ceremony, signing: CeremonySigning, *,
     record(actor, "ceremony.remove_project", ceremony, {"project": project.name}, project_id=project.id)
 
 
-def update_signatories(actor, ceremony: Ceremony, signing: CeremonySigning, *, signatory_local: str,
-                       signatory_investor: str, expected_version: int | None = None) -> dict[str, list]:
+def update_signatories(actor, ceremony: Ceremony, signing: CeremonySigning, *,
+                       expected_version: int | None = None, **signatories: Any) -> dict[str, list]:
+    """Change a signing's signatories, titles and round (keys as in ``add_project``)."""
     _check_version(ceremony, expected_version)
     if signing.ceremony_id != ceremony.id:
         raise CeremonyError({"": _("该项目不在本次仪式中。")})
-    local, investor = _signatories(signatory_local, signatory_investor)
+    values = _signatories(signatories)
     changes = {}
-    if signing.signatory_local != local:
-        changes["signatory_local"] = [signing.signatory_local, local]
-        signing.signatory_local = local
-    if signing.signatory_investor != investor:
-        changes["signatory_investor"] = [signing.signatory_investor, investor]
-        signing.signatory_investor = investor
+    for key, value in values.items():
+        if getattr(signing, key) != value:
+            changes[key] = [getattr(signing, key), value]
+            setattr(signing, key, value)
     if changes:
         _touch(ceremony)
         db.session.flush()
         record(actor, "ceremony.update_signatories", ceremony,
                {"project": signing.project.name, **changes}, project_id=signing.project_id)
     return changes
+
+
+def set_round_witnesses(actor, ceremony: Ceremony, witnesses: list[str], *,
+                        expected_version: int | None = None) -> bool:
+    """The witnessing leaders of each round (item 0: round 1). Trailing empty rounds dropped."""
+    _check_version(ceremony, expected_version)
+    lines = [" ".join(str(w or "").split()) for w in witnesses]
+    if len(lines) > MAX_ROUNDS:
+        raise CeremonyError({"round_witnesses": _("最多 %(n)d 个签约批次。", n=MAX_ROUNDS)})
+    too_long = [i for i, line in enumerate(lines, start=1) if len(line) > WITNESSES_MAX]
+    if too_long:
+        raise CeremonyError({"round_witnesses": _("第 %(r)d 批的见证领导不能超过 %(n)d 个字。",
+                                                  r=too_long[0], n=WITNESSES_MAX)})
+    while lines and not lines[-1]:
+        lines.pop()
+    text = "\n".join(lines)
+    if text == (ceremony.round_witnesses or ""):
+        return False
+    record(actor, "ceremony.update", ceremony, {"round_witnesses": [ceremony.round_witnesses or "", text]})
+    ceremony.round_witnesses = text
+    _touch(ceremony)
+    db.session.flush()
+    return True
 
 
 def move_project(actor, ceremony: Ceremony, signing: CeremonySigning, step: int, *,

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from pydantic_core import PydanticCustomError
 
-from tracker.core.input import MAX_ID, Choice, Day, Line, Schema, Version, typed
+from tracker.core.input import MAX_ID, Choice, Day, Integer, Line, Schema, Text, Version, typed
 
 API_NAMES = {"held_on": "date", "unit_id": "unit"}
 
@@ -24,8 +24,23 @@ class CeremonyInput(Schema):
 
 
 class SignatoriesInput(Schema):
+    round_no: Integer(minimum=1, maximum=20, description=_l("签约批次（第几批上台签约，默认 1）"))
     signatory_local: Line(60, description=_l("我方签约人"))
+    signatory_local_title: Line(60, description=_l("我方签约人职务"))
     signatory_investor: Line(60, description=_l("投资方签约人"))
+    signatory_investor_title: Line(60, description=_l("投资方签约人职务"))
+    version: Version()
+
+    def signatories(self) -> dict:
+        """The keyword arguments of ``operations.add_project``/``update_signatories``."""
+        return {"round_no": self.round_no or 1, "signatory_local": self.signatory_local,
+                "signatory_local_title": self.signatory_local_title,
+                "signatory_investor": self.signatory_investor,
+                "signatory_investor_title": self.signatory_investor_title}
+
+
+class RoundWitnessesInput(Schema):
+    round_witnesses: Text(20 * 201, description=_l("各批次见证领导，每行一批"))
     version: Version()
 
 

@@ -21,15 +21,16 @@ from tracker.ceremonies import operations as ops
 from tracker.ceremonies.forms import (
     AddProjectForm,
     CeremonyForm,
+    RoundWitnessesForm,
     SignatoriesForm,
     VersionForm,
 )
 from tracker.ceremonies.models import Ceremony, CeremonySigning
-from tracker.ceremonies.schemas import AddProjectInput, CeremonyInput, SignatoriesInput
+from tracker.ceremonies.schemas import AddProjectInput, CeremonyInput, RoundWitnessesInput, SignatoriesInput
 from tracker.core.forms import mark_required, show_errors, validate_form
 from tracker.core.input import Choices, int_arg
 from tracker.core.pagination import Page, page_arg
-from tracker.core.permissions import can, load, require, scope_filter
+from tracker.core.permissions import can, ceremony_fully_visible, ceremony_scope_filter, load, require
 from tracker.extensions import db
 from tracker.jobs import views as jobs
 from tracker.projects.choices import fill_form
@@ -49,7 +50,17 @@ def _login_first():
 
 
 def load_ceremony(ceremony_id: int, action: str = "ceremony.view") -> Ceremony:
+    """404 unless the ceremony is visible (host scope or one of the unit's projects is signed
+    at it: ``permissions.ceremony_visible``); 403 for managing it from outside the host."""
     return load(Ceremony, ceremony_id, action, joinedload(Ceremony.unit))
+
+
+def load_printable(ceremony_id: int) -> Ceremony:
+    """The booklet and the order sheet print every project in full: 403 unless all are in scope."""
+    ceremony = load_ceremony(ceremony_id)
+    if not ceremony_fully_visible(current_user, ceremony):
+        abort(403)
+    return ceremony
 
 
 def load_signing(ceremony: Ceremony, signing_id: int) -> CeremonySigning:
@@ -81,7 +92,7 @@ STALE_MESSAGE = _l("在您操作期间，该签约仪式已被他人修改。页
 def list_ceremonies():
     require("ceremony.view")
     page_no = page_arg(request.args.get("page"))
-    scope = scope_filter(current_user, Ceremony.unit_id)
+    scope = ceremony_scope_filter(current_user)  # hosted by the unit, or with one of its projects
     total = db.session.execute(select(func.count(Ceremony.id)).where(scope)).scalar_one()
     rows = db.session.execute(
         select(Ceremony, func.count(CeremonySigning.id),
@@ -211,7 +222,8 @@ def _render_ceremony(ceremony: Ceremony, add_form: AddProjectForm | None = None,
     return render_template(
         "ceremonies/detail.html", ceremony=ceremony, signings=signings, manage=manage,
         add_form=add_form, picker_more=more, total=total, version_form=VersionForm(formdata=None),
-        max_projects=ops.MAX_PROJECTS,
+        max_projects=ops.MAX_PROJECTS, print_all=ceremony_fully_visible(current_user, ceremony),
+        rounds=sorted({s.round_no or 1 for s in signings}),
     ), status
 
 
@@ -230,8 +242,7 @@ def add_project(ceremony_id: int):
         return _render_ceremony(ceremony, form, 422)
     project = db.session.get(Project, data.project_id)
     try:
-        signing = ops.add_project(current_user, ceremony, project, signatory_local=data.signatory_local,
-                                  signatory_investor=data.signatory_investor,
+        signing = ops.add_project(current_user, ceremony, project, **data.signatories(),
                                   expected_version=data.version or STALE)
     except ops.CeremonyError as err:
         db.session.rollback()
@@ -334,8 +345,7 @@ def edit_signatories(ceremony_id: int, signing_id: int):
     status = 422
     if data is not None:
         try:
-            ops.update_signatories(current_user, ceremony, signing, signatory_local=data.signatory_local,
-                                   signatory_investor=data.signatory_investor,
+            ops.update_signatories(current_user, ceremony, signing, **data.signatories(),
                                    expected_version=data.version or STALE)
         except ops.CeremonyError as err:
             db.session.rollback()
@@ -355,6 +365,25 @@ def edit_signatories(ceremony_id: int, signing_id: int):
     return render_template("ceremonies/signatories.html", form=form, ceremony=ceremony, signing=signing), status
 
 
+@bp.post("/<int:ceremony_id>/rounds")
+def edit_rounds(ceremony_id: int):
+    """The witnessing leaders of each signing round (one line per round)."""
+    ceremony = load_ceremony(ceremony_id, "ceremony.manage")
+    form = RoundWitnessesForm()
+    data = validate_form(form, RoundWitnessesInput)
+    if data is None:
+        flash(" ".join(str(e) for errs in form.errors.values() for e in errs) or _("请检查填写的内容。"), "error")
+        return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony_id) + "#rounds")
+
+    def run(_version):
+        lines = data.round_witnesses.replace("\r\n", "\n").split("\n")
+        if ops.set_round_witnesses(current_user, ceremony, lines, expected_version=data.version or STALE):
+            return _("各批次见证领导已保存。"), "success"
+        return None
+
+    return _button_action(ceremony_id, run)
+
+
 # --- PDFs ------------------------------------------------------------------------------------
 # The booklet and the signing-order sheet are prepared as jobs (tracker.jobs): the button
 # queues one and the job page shows its progress, then the download. One of each kind at a
@@ -362,15 +391,15 @@ def edit_signatories(ceremony_id: int, signing_id: int):
 
 @bp.post("/<int:ceremony_id>/booklet")
 def start_booklet(ceremony_id: int):
-    ceremony = load_ceremony(ceremony_id)
+    ceremony = load_printable(ceremony_id)
     return jobs.start("booklet", title=_("%(name)s · 签约项目简介汇编", name=ceremony.name),
-                      params={"ceremony_id": ceremony.id},
+                      params={"ceremony_id": ceremony.id, "internal": request.form.get("internal") == "1"},
                       back=url_for("ceremonies.view_ceremony", ceremony_id=ceremony.id))
 
 
 @bp.post("/<int:ceremony_id>/order-sheet")
 def start_order_sheet(ceremony_id: int):
-    ceremony = load_ceremony(ceremony_id)
+    ceremony = load_printable(ceremony_id)
     return jobs.start("order_sheet", title=_("%(name)s · 签约顺序表", name=ceremony.name),
-                      params={"ceremony_id": ceremony.id},
+                      params={"ceremony_id": ceremony.id, "internal": request.form.get("internal") == "1"},
                       back=url_for("ceremonies.view_ceremony", ceremony_id=ceremony.id))

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import abort
 from flask_login import current_user
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement, exists, or_, select, true
 
 from tracker.auth.models import Role
 
@@ -47,13 +47,80 @@ def in_scope(user: Any, unit_id: int | None) -> bool:
     return bool(user.is_city or unit_id == user.unit_id)
 
 
+# --- Ceremonies: seen by their host unit and by every unit with a project signed at them -----
+# A county's project may be signed at a city-hosted ceremony. Its staff see that ceremony
+# (list and page) with their own projects in full; the other units' projects show only what
+# the stage already shows publicly: position, name, unit and contracted amount (no investor,
+# signatories or brief). Managing a ceremony stays with its host unit's managers (and the
+# city). The whole booklet and the signing-order sheet print every project in full, so they
+# need every project in the ceremony to be in the user's scope; one's own briefs print from
+# the project rows.
+
+def _is_ceremony(obj: Any) -> bool:
+    from tracker.ceremonies.models import Ceremony
+
+    return isinstance(obj, Ceremony)
+
+
+def _own_signings(user: Any, ceremony_id: int | None = None) -> Any:
+    """Ceremony ids at which a project of the user's unit is signed (a subquery)."""
+    from tracker.ceremonies.models import CeremonySigning
+    from tracker.projects.models import Project
+
+    q = (select(CeremonySigning.ceremony_id)
+         .join(Project, Project.id == CeremonySigning.project_id)
+         .where(Project.unit_id == user.unit_id))
+    return q if ceremony_id is None else q.where(CeremonySigning.ceremony_id == ceremony_id)
+
+
+def ceremony_visible(user: Any, ceremony: Any) -> bool:
+    """Host scope, or one of the user's unit's projects is signed at the ceremony."""
+    if in_scope(user, ceremony.unit_id):
+        return True
+    from tracker.extensions import db
+
+    return bool(db.session.execute(select(exists(_own_signings(user, ceremony.id)))).scalar())
+
+
+def ceremony_scope_filter(user: Any) -> ColumnElement[bool]:
+    """SQL condition for ceremony lists: the ones ``ceremony_visible`` answers yes for."""
+    from tracker.ceremonies.models import Ceremony
+
+    if user.is_city:
+        return true()
+    return or_(Ceremony.unit_id == user.unit_id, Ceremony.id.in_(_own_signings(user)))
+
+
+def ceremony_fully_visible(user: Any, ceremony: Any) -> bool:
+    """May the user see every project of the ceremony in full (the booklet, the order sheet)?"""
+    if user.is_city:
+        return True
+    from tracker.ceremonies.models import CeremonySigning
+    from tracker.extensions import db
+    from tracker.projects.models import Project
+
+    others = (select(CeremonySigning.id).join(Project, Project.id == CeremonySigning.project_id)
+              .where(CeremonySigning.ceremony_id == ceremony.id, Project.unit_id != user.unit_id))
+    return not db.session.execute(select(exists(others))).scalar()
+
+
+def visible(user: Any, obj: Any) -> bool:
+    """Does the record exist for the user (else 404)? Its unit's scope, wider for ceremonies."""
+    if _is_ceremony(obj):
+        return ceremony_visible(user, obj)
+    return in_scope(user, obj.unit_id)
+
+
 def can(action: str, obj: Any = None, user: Any = None) -> bool:
-    """Role allows the action and, for a record, the record is in the user's scope."""
+    """Role allows the action and, for a record, the record is in the user's scope (for
+    viewing a ceremony: ``ceremony_visible``; managing it needs the host unit's scope)."""
     user = user if user is not None else current_user
     if not role_allows(user, action):
         return False
     if obj is None:
         return True
+    if action == "ceremony.view" and _is_ceremony(obj):
+        return ceremony_visible(user, obj)
     return in_scope(user, obj.unit_id)
 
 
@@ -70,7 +137,7 @@ def scope_filter(user: Any, unit_column: Any) -> ColumnElement[bool]:
 
 def require(action: str, obj: Any = None) -> None:
     """Abort with 404 for an out-of-scope record, 403 when the role may not act."""
-    if obj is not None and not in_scope(current_user, obj.unit_id):
+    if obj is not None and not visible(current_user, obj):
         abort(404)
     if not can(action, obj):
         abort(403)

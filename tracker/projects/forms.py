@@ -15,6 +15,12 @@ def _amount(label):
     return StringField(label, render_kw={"inputmode": "decimal", "maxlength": 24})
 
 
+def _unit(label):
+    """The unit an amount is typed in (the schema converts 亿元 to the stored 万元)."""
+    return SelectField(label, choices=[("wan", _l("万元")), ("yi", _l("亿元"))], default="wan",
+                       validate_choice=False)
+
+
 class ProjectForm(FlaskForm):
     name = StringField(_l("项目名称"))
     investor_name = StringField(_l("投资方"))
@@ -42,6 +48,13 @@ class ProjectForm(FlaskForm):
     is_qianxiang_wanyi = BooleanField(_l("千项万亿"))
     is_yrd_major = BooleanField(_l("长三角重大项目库"))
     version = HiddenField()
+    contracted_investment_unit = _unit(_l("协议投资额单位"))
+    fixed_asset_investment_unit = _unit(_l("固定资产投资单位"))
+    funds_in_place_unit = _unit(_l("实际到位资金单位"))
+    expected_output_unit = _unit(_l("达产后年产值单位"))
+    expected_tax_unit = _unit(_l("达产后年税收单位"))
+    # Shown only when the schema warns about an amount (see ``amount_warnings``).
+    confirm_amounts = BooleanField(_l("我已核对金额单位"))
 
     schema = ProjectCreate  # marks the required fields (the asterisk)
 

@@ -32,6 +32,8 @@ class ReferenceMixin:
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(60), unique=True)
+    # English display name (empty: the Chinese name is shown in the English UI too).
+    name_en: Mapped[str] = mapped_column(String(80), default="", server_default="")
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 

@@ -6,16 +6,18 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from tracker.auth.models import Unit
+from tracker.core.formatting import ref_name
 from tracker.core.input import int_arg
 from tracker.core.pagination import Page, page_arg
 from tracker.core.permissions import scope_filter
 from tracker.extensions import db
 from tracker.projects.models import Industry, Investor, Project, SourceRegion
 from tracker.projects.schemas import SIZE_BAND_CODES, SORT_CODES
+from tracker.workflow.models import StageRequest
 from tracker.workflow.stages import CODES
 
 # Size bands (万元): 10亿元以上, 50亿元以上, 百亿级.
@@ -158,11 +160,17 @@ class ListRow:
     is_provincial_major: bool
     is_qianxiang_wanyi: bool
     is_yrd_major: bool
+    has_pending: bool = False  # a stage request awaits a decision (the row's 待审批 mark)
 
+
+# A column of the paged query, not a query per row: the partial unique index on pending
+# requests (one per project) answers it.
+_HAS_PENDING = exists().where(StageRequest.project_id == Project.id,
+                              StageRequest.status == "pending").label("has_pending")
 
 _LIST_COLUMNS = (Project.id, Project.name, Project.investor_id, Project.unit_id, Project.industry_id, Project.stage,
                  Project.signed_on, Project.contracted_investment, Project.is_provincial_major,
-                 Project.is_qianxiang_wanyi, Project.is_yrd_major)
+                 Project.is_qianxiang_wanyi, Project.is_yrd_major, _HAS_PENDING)
 
 
 def list_page(user, f: ProjectFilters, reference: dict[str, list], per_page: int = 50) -> tuple[Page, Totals]:
@@ -176,11 +184,12 @@ def list_page(user, f: ProjectFilters, reference: dict[str, list], per_page: int
     investors = dict(db.session.execute(
         select(Investor.id, Investor.name).where(Investor.id.in_({r.investor_id for r in rows}))
     ).all()) if rows else {}
-    units = {u.id: u.name for u in reference["units"]}
-    industries = {i.id: i.name for i in reference["industries"]}
+    units = {u.id: ref_name(u) for u in reference["units"]}  # English names in the English UI
+    industries = {i.id: ref_name(i) for i in reference["industries"]}
     items = [ListRow(r.id, r.name, investors.get(r.investor_id, ""), units.get(r.unit_id, ""),
                      industries.get(r.industry_id, ""), r.stage, r.signed_on, r.contracted_investment,
-                     r.is_provincial_major, r.is_qianxiang_wanyi, r.is_yrd_major) for r in rows]
+                     r.is_provincial_major, r.is_qianxiang_wanyi, r.is_yrd_major, bool(r.has_pending))
+             for r in rows]
     return Page(items=items, page=page_no, per_page=per_page, total=totals.count), totals
 
 

@@ -54,6 +54,11 @@ class ReferenceForm(FlaskForm):
         validators=[DataRequired(_l("请填写名称。")), Length(max=60, message=_l("名称最多 60 个字符。"))],
         filters=[clean_text],
     )
+    name_en = StringField(
+        _l("英文名称"),
+        validators=[Length(max=80, message=_l("英文名称最多 80 个字符。"))],
+        filters=[clean_text, lambda v: v or ""],
+    )
     sort_order = SafeIntegerField(
         _l("排序号"),
         validators=[Optional(), NumberRange(min=-9999, max=9999, message=_l("排序号应在 -9999 至 9999 之间。"))],
@@ -123,34 +128,38 @@ class RefKind:
         return "" if value is None else str(value)
 
 
-_COMMON = {"name": _l("名称"), "sort_order": _l("排序号"), "is_active": _l("启用")}
+_COMMON = {"name": _l("名称"), "name_en": _l("英文名称"), "sort_order": _l("排序号"), "is_active": _l("启用")}
+
+# The English name is what the English UI shows; left empty, the Chinese name is shown there.
+_EN_HINT = {"name_en": _l("英文界面显示的名称；不填则显示中文名称")}
 
 KINDS: dict[str, RefKind] = {
     k.slug: k
     for k in (
         RefKind(
             slug="industries", model=Industry, form=IndustryForm, title=_l("产业"),
-            fields=("name", "group", "sort_order", "is_active"),
+            fields=("name", "name_en", "group", "sort_order", "is_active"),
             labels={**_COMMON, "group": _l("分组")},
-            hints={"group": _l("如：核心产业、未来产业、其他产业")},
+            hints={"group": _l("如：核心产业、未来产业、其他产业"), **_EN_HINT},
         ),
         RefKind(
             slug="regions", model=SourceRegion, form=SourceRegionForm, title=_l("来源地"),
-            fields=("name", "sort_order", "is_yrd", "is_foreign", "is_active"),
+            fields=("name", "name_en", "sort_order", "is_yrd", "is_foreign", "is_active"),
             labels={**_COMMON, "is_yrd": _l("属于长三角"), "is_foreign": _l("境外")},
+            hints=_EN_HINT,
         ),
         RefKind(
             slug="platforms", model=Platform, form=PlatformForm, title=_l("园区/平台"),
-            fields=("name", "unit_id", "sort_order", "is_active"),
+            fields=("name", "name_en", "unit_id", "sort_order", "is_active"),
             labels={**_COMMON, "unit_id": _l("所在单位"), "unit": _l("所在单位")},
-            hints={"unit_id": _l("不选则各单位均可选用")},
+            hints={"unit_id": _l("不选则各单位均可选用"), **_EN_HINT},
         ),
         RefKind(
             slug="units", model=Unit, form=UnitForm, title=_l("单位"),
-            fields=("name", "code", "sort_order", "is_active"),
+            fields=("name", "name_en", "code", "sort_order", "is_active"),
             labels={**_COMMON, "code": _l("代码")},
             unique=("name", "code"),
-            hints={"code": _l("英文小写，用于命令行和数据导入，例如 huangyan")},
+            hints={"code": _l("英文小写，用于命令行和数据导入，例如 huangyan"), **_EN_HINT},
         ),
     )
 }

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from pydantic import model_validator
 
 from tracker.core.input import (
+    MAX_AMOUNT,
     Amount,
     Choice,
     Day,
@@ -24,10 +25,12 @@ from tracker.core.input import (
     OneOf,
     Pattern,
     Phone,
+    Problem,
     Schema,
     Text,
     Uscc,
     Version,
+    parse_amount,
 )
 from tracker.workflow.stages import CODES, INITIAL_CODES, MAX_LAND_MU
 
@@ -38,6 +41,37 @@ SORT_CODES = ("signed", "signed_asc", "investment", "investment_asc", "name", "u
 DOMESTIC = "中国"
 # Ways people write "China" that must not count as a foreign country.
 _CHINA_ALIASES = {"中国", "中华人民共和国", "中国大陆", "china", "prc", "cn", "p.r.c.", "p.r. china"}
+
+
+# Money fields in 万元 that may be typed in 亿元 (外资 stays 万美元).
+YUAN_AMOUNT_FIELDS = ("contracted_investment", "fixed_asset_investment", "funds_in_place",
+                      "expected_output", "expected_tax")
+UNIT_CODES = ("wan", "yi")
+WAN_PER_YI = Decimal(10000)
+_UNIT_HELP = _l("所填金额的单位：wan（万元，默认）或 yi（亿元，按 ×10000 存为万元）")
+# A contracted investment below this (万元) is almost always 亿元 typed as 万元.
+PLAUSIBLE_MIN_INVESTMENT = Decimal(100)
+
+
+def amount_warnings(investment: Decimal | None, **others: Decimal | None) -> dict[str, str]:
+    """Amounts that are probably a unit mistake, by field: the one rule behind the project
+    form, the API and the stage request's registered capital. ``others`` are amounts that
+    should not exceed the contracted investment (到位资金, 注册资本). Saving anyway needs
+    ``confirm_amounts``."""
+    warnings: dict[str, str] = {}
+    if investment is not None and investment < PLAUSIBLE_MIN_INVESTMENT:
+        warnings["contracted_investment"] = _(
+            "协议投资额仅 %(v)s 万元（%(yi)s 亿元），不足 100 万元：是否把亿元填成了万元？",
+            v=f"{investment:.2f}", yi=f"{investment / WAN_PER_YI:.4f}")
+    for name, value in others.items():
+        if value is not None and investment is not None and value > investment:
+            warnings[name] = _("%(v)s 万元大于协议投资额（%(total)s 万元），请核对金额单位。",
+                               v=f"{value:.2f}", total=f"{investment:.2f}")
+    return warnings
+
+
+def confirm_message() -> str:
+    return _("金额可能填错了单位。核对无误后请勾选“我已核对金额单位”再保存（API：传 \"confirm_amounts\": true）。")
 
 
 def is_china(country: str | None) -> bool:
@@ -71,6 +105,36 @@ class ProjectFields(Schema):
     is_provincial_major: Flag(description=_l("省重大产业项目"))
     is_qianxiang_wanyi: Flag(description=_l("千项万亿"))
     is_yrd_major: Flag(description=_l("长三角重大项目库"))
+    # The unit each money field was typed in (see ``_to_wan``); amounts are stored in 万元.
+    contracted_investment_unit: OneOf(UNIT_CODES, description=_UNIT_HELP)
+    fixed_asset_investment_unit: OneOf(UNIT_CODES, description=_UNIT_HELP)
+    funds_in_place_unit: OneOf(UNIT_CODES, description=_UNIT_HELP)
+    expected_output_unit: OneOf(UNIT_CODES, description=_UNIT_HELP)
+    expected_tax_unit: OneOf(UNIT_CODES, description=_UNIT_HELP)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _to_wan(cls, data: Any) -> Any:
+        """A value typed in 亿元 (``<field>_unit`` = ``yi``) becomes 万元 (×10000, 2 decimals)
+        before the field's own check, so the range check and everything after see 万元.
+        Typing 5.2 meaning 亿元 is the 10,000× mistake this guards against."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        errors: dict[str, str] = {}
+        for name in YUAN_AMOUNT_FIELDS:
+            raw = data.get(name)
+            if data.get(f"{name}_unit") != "yi" or raw is None or (isinstance(raw, str) and not raw.strip()):
+                continue
+            try:
+                yi = parse_amount(raw, maximum=MAX_AMOUNT / WAN_PER_YI, places=6)
+            except Problem as problem:
+                errors[name] = str(problem)
+                continue
+            data[name] = (yi * WAN_PER_YI).quantize(Decimal("0.01"))
+        if errors:
+            raise InputError(errors)
+        return data
 
     @model_validator(mode="wrap")
     @classmethod
@@ -102,7 +166,22 @@ class ProjectFields(Schema):
                 "source_region_id": self.source_region_id, "country": self.investor_country}
 
 
-class ProjectCreate(ProjectFields):
+class AmountGuard(Schema):
+    """Implausible amounts (``amount_warnings``) are refused until the user confirms them."""
+
+    confirm_amounts: Flag(description=_l("金额核对确认：协议投资额不足 100 万元或到位资金大于协议投资额时，"
+                                         "须传 true 才能保存（否则 422，confirm_amounts 说明原因）"))
+
+    @model_validator(mode="after")
+    def _plausible_amounts(self) -> Any:
+        if not self.confirm_amounts:
+            warnings = amount_warnings(self.contracted_investment, funds_in_place=self.funds_in_place)
+            if warnings:
+                raise InputError({**warnings, "confirm_amounts": confirm_message()})
+        return self
+
+
+class ProjectCreate(AmountGuard, ProjectFields):
     stage: OneOf(INITIAL_CODES, description=_l("当前阶段：negotiating（在谈）或 signed（已签约，默认）"))
 
     @model_validator(mode="before")
@@ -113,7 +192,7 @@ class ProjectCreate(ProjectFields):
         return data
 
 
-class ProjectUpdate(ProjectFields):
+class ProjectUpdate(AmountGuard, ProjectFields):
     version: Version()
 
 
@@ -121,6 +200,7 @@ class ProjectUpdate(ProjectFields):
 PROJECT_FIELDS: tuple[str, ...] = tuple(
     name for name in ProjectFields.model_fields
     if name not in ("investor_name", "investor_uscc", "source_region_id", "investor_country")
+    and not name.endswith("_unit")
 )
 
 # The API's names: references without ``_id``; the investor as a nested object.

@@ -33,6 +33,7 @@ from tracker.core.db import utcnow
 from tracker.core.permissions import can
 from tracker.extensions import db
 from tracker.projects.models import Project
+from tracker.projects.recency import touch
 from tracker.workflow.models import Attachment, StageRequest
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -192,6 +193,7 @@ def store_upload(actor, project: Project, request: StageRequest | None, file_sto
     )
     session.add(attachment)
     session.flush()
+    touch(project.id)
     record(actor, "attachment.create", attachment,
            {"name": original, "content_type": content_type, "size_bytes": size, "sha256": attachment.sha256,
             "request_id": attachment.request_id}, project_id=project.id)

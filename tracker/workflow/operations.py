@@ -25,6 +25,7 @@ from tracker.core.input import parse_date as input_parse_date
 from tracker.core.permissions import can, can_decide, scope_filter
 from tracker.extensions import db
 from tracker.projects.models import Project
+from tracker.projects.recency import touch
 from tracker.workflow import stages
 from tracker.workflow.models import Milestone, Notification, StageRequest
 from tracker.workflow.schemas import MAX_REASON, MAX_TEXT
@@ -177,6 +178,7 @@ def request_move(actor, project: Project, *, to_stage: str, actual_date: Any, va
     )
     db.session.add(req_row)
     db.session.flush()
+    touch(project.id)
     record(actor, "stage_request.create", req_row,
            {"from": project.stage, "to": to_stage, "actual_date": when, **req_row.values,
             "reason": req_row.reason}, project_id=project.id)
@@ -199,6 +201,7 @@ def withdraw(actor, request_id: int) -> StageRequest:
     if req.requested_by_id != actor.id:
         raise NotAllowed(_("只能撤回自己提交的申请。"))
     _decide(req, actor, "withdrawn", "")
+    touch(req.project_id)
     record(actor, "stage_request.withdraw", req, {"status": ["pending", "withdrawn"]}, project_id=req.project_id)
     return req
 
@@ -272,6 +275,7 @@ def reject(actor, request_id: int, comment: str) -> StageRequest:
     if len(comment) > MAX_REASON:
         raise Invalid(_("不能超过 %(n)d 个字。", n=MAX_REASON), {"comment": _("不能超过 %(n)d 个字。", n=MAX_REASON)})
     _decide(req, actor, "rejected", comment)
+    touch(req.project_id)
     db.session.add(Notification(user_id=req.requested_by_id, kind="rejected", request_id=req.id))
     record(actor, "stage_request.reject", req, {"status": ["pending", "rejected"], "comment": comment},
            project_id=req.project_id)
@@ -378,6 +382,7 @@ def set_planned_dates(actor, project: Project, planned: dict[str, date | None]) 
             ms.planned_on = value
     if changes:
         db.session.flush()
+        touch(project.id)
         record(actor, "milestone.plan", project, changes)
     return changes
 

@@ -25,19 +25,19 @@ from flask_babel import lazy_gettext as _l
 class Stage:
     code: str
     label: object  # lazy gettext string
-    english: str
+    english: str  # the one English name: the .po translation of ``label`` and the bilingual brief use it
     order: int  # position on the main line; side states have -1
     is_side: bool = False
     css: str = ""
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("negotiating", _l("在谈"), "Negotiating", 0, css="st-neg"),
+    Stage("negotiating", _l("在谈"), "Under negotiation", 0, css="st-neg"),
     Stage("signed", _l("已签约"), "Signed", 1, css="st-signed"),
-    Stage("registered", _l("已注册"), "Registered", 2, css="st-reg"),
+    Stage("registered", _l("已注册"), "Company registered", 2, css="st-reg"),
     Stage("land_secured", _l("已供地"), "Land secured", 3, css="st-land"),
     Stage("construction", _l("已开工"), "Construction started", 4, css="st-build"),
-    Stage("completed", _l("已竣工"), "Completed", 5, css="st-done"),
+    Stage("completed", _l("已竣工"), "Construction completed", 5, css="st-done"),
     Stage("production", _l("已投产"), "In production", 6, css="st-prod"),
     Stage("full_capacity", _l("已达产"), "At full capacity", 7, css="st-full"),
     Stage("paused", _l("暂缓"), "Paused", -1, is_side=True, css="st-paused"),

@@ -27,6 +27,8 @@ def _project_fields() -> Fields:
     labels: dict[str, Any] = {
         "paused_from_stage": _l("暂缓前阶段"), "status_reason": _l("状态说明"), "investor": _l("投资方"),
         "comment": _l("审批意见"), "signatory_local": _l("我方签约人"), "signatory_investor": _l("投资方签约人"),
+        "signatory_local_title": _l("我方签约人职务"), "signatory_investor_title": _l("投资方签约人职务"),
+        "round_no": _l("签约批次"),
     }
     labels.update({key: r.label for key, r in REQUIREMENTS.items()})
     labels.update(FIELD_LABELS)
