@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 
 from tracker.core.forms import IdSelectField
 from tracker.projects.schemas import PROJECT_FIELDS, ProjectCreate
@@ -17,8 +18,8 @@ def _amount(label):
 
 def _unit(label):
     """The unit an amount is typed in (the schema converts 亿元 to the stored 万元)."""
-    return SelectField(label, choices=[("wan", _l("万元")), ("yi", _l("亿元"))], default="wan",
-                       validate_choice=False)
+    return SelectField(label, choices=[SelectChoice("wan", _l("万元")), SelectChoice("yi", _l("亿元"))],
+                       default="wan", validate_choice=False)
 
 
 class ProjectForm(FlaskForm):
