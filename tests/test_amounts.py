@@ -157,3 +157,88 @@ def test_api_patch_unit_without_its_amount_is_refused(client, db, ref):
     assert resp.status_code == 422 and "contracted_investment_unit" in resp.get_json()["error"]["fields"]
     db.session.refresh(project)
     assert project.contracted_investment == Decimal("52000.00")
+
+
+# --- The stage request's registered capital -----------------------------------------------------
+
+
+def _requests_of(db, project):
+    from tracker.workflow.models import StageRequest
+
+    db.session.expire_all()
+    return db.session.execute(select(StageRequest).where(StageRequest.project_id == project.id)).scalars().all()
+
+
+def test_form_registered_capital_above_investment_asks_to_confirm(client, login_as, staff, ref, db):
+    project = make_project(unit=ref.huangyan, name="注册资本项目", contracted_investment=Decimal("20000"))
+    company = uscc()
+    login_as(staff)
+    assert 'name="confirm_amounts"' not in client.get(
+        f"/projects/{project.id}/stage-request?to=registered").get_data(as_text=True)
+    resp = submit(client, project, "registered", company_uscc=company, registered_capital="30000",
+                  comment="营业执照已领取")
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert "30000.00 万元大于协议投资额（20000.00 万元）" in page
+    assert "我已核对金额单位" in page and 'name="confirm_amounts"' in page
+    assert 'value="30000"' in page and f'value="{company}"' in page and "营业执照已领取" in page
+    assert _requests_of(db, project) == []
+
+    resp = submit(client, project, "registered", company_uscc=company, registered_capital="30000",
+                  confirm_amounts="y")
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    [req] = _requests_of(db, project)
+    assert Decimal(str(req.values["registered_capital"])) == Decimal("30000")
+
+
+def test_form_plausible_registered_capital_needs_no_confirm(client, login_as, staff, ref, db):
+    project = make_project(unit=ref.huangyan, contracted_investment=Decimal("5.2"))
+    login_as(staff)
+    # The project's own small investment is the project form's concern, not this request's.
+    assert submit(client, project, "registered", company_uscc=uscc(), registered_capital="5").status_code == 302
+
+
+def test_api_registered_capital_above_investment_needs_confirm_amounts(request, db):
+    from tests.test_api import _register_request
+
+    call = request.getfixturevalue("api")
+    project = request.getfixturevalue("world")["own"]  # 150000 万元
+    err = _error(_register_request(call, project.id, registered_capital=200000), 422)
+    assert set(err["fields"]) >= {"registered_capital", "confirm_amounts"}
+    assert "大于协议投资额" in err["fields"]["registered_capital"]
+    assert _requests_of(db, project) == []
+    err = _error(_register_request(call, project.id, registered_capital=200000, confirm_amounts="maybe"), 422)
+    assert "confirm_amounts" in err["fields"]
+    assert _requests_of(db, project) == []
+
+    resp = _register_request(call, project.id, registered_capital=200000, confirm_amounts=True)
+    assert resp.status_code == 201, resp.get_data(as_text=True)[:800]
+    assert len(_requests_of(db, project)) == 1
+
+
+def test_openapi_documents_confirm_amounts_on_stage_requests(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert "confirm_amounts" in doc["components"]["schemas"]["StageRequestCreate"]["properties"]
+
+
+def test_booklet_with_a_doubtful_brief_asks_first(client, db, ref, login_as):
+    """A booklet would print （暂无简介） for a project without an introduction: the ceremony page
+    lists it, and the booklet starts only once the user has ticked 已核对，仍然打印."""
+    from datetime import date
+
+    from tests.factories import make_investor, make_project, make_user
+    from tracker.ceremonies.operations import add_project, create_ceremony
+    from tracker.jobs.models import Job
+
+    manager = make_user("manager", ref.city)
+    project = make_project(unit=ref.huangyan, investor=make_investor(unit=ref.huangyan, introduction=""))
+    ceremony = create_ceremony(manager, name="核对测试签约仪式", held_on=date(2024, 12, 20), unit=ref.city)
+    add_project(manager, ceremony, project)
+    login_as(manager)
+    page = client.get(f"/ceremonies/{ceremony.id}").get_data(as_text=True)
+    assert "打印前请核对" in page and project.name in page and "已核对，仍然打印" in page
+    refused = client.post(f"/ceremonies/{ceremony.id}/booklet")
+    assert refused.status_code == 302 and "#print-doubts" in refused.headers["Location"]
+    assert db.session.query(Job).count() == 0
+    started = client.post(f"/ceremonies/{ceremony.id}/booklet", data={"confirm": "1"})
+    assert started.status_code == 302 and "/jobs/" in started.headers["Location"]

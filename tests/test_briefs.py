@@ -237,7 +237,7 @@ def test_bilingual_variant(web, db, ref):
     resp = web.get(f"/projects/{project.id}/brief.pdf?lang=bilingual")
     assert resp.status_code == 200
     text, _ = pdf_text(resp.data)
-    for expected in ("Project Brief", "Investor", "Contracted investment", "RMB 5.00 billion", "Huangyan District",
+    for expected in ("Project Brief", "Investor", "Contracted investment", "¥5 billion", "Huangyan District",
                      "New energy", "Jiangsu", "Page 1 of 1", "项目简介", project.name):
         assert squash(expected) in squash(text), expected
 

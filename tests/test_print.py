@@ -19,7 +19,7 @@ from sqlalchemy import select
 from tests import test_briefs
 from tests.factories import make_investor, make_project, make_user
 from tests.test_briefs import full_project, make_ceremony, pdf_text, squash
-from tracker.briefs import content, service
+from tracker.briefs import content, glossary, service
 from tracker.ceremonies import operations as ceremony_ops
 
 # Shared fixtures: the prepared fonts, and a signed-in client for the brief routes.
@@ -263,3 +263,52 @@ def test_brief_pdf_link_takes_internal(web, db, ref):
     assert "内部资料注意保密" in marked and "内部资料" not in plain
     preview = web.get(f"/projects/{project.id}/brief").get_data(as_text=True)
     assert 'name="internal"' in preview
+
+
+# --- the bilingual brief speaks the screens' English --------------------------------------------
+
+def _bilingual_text(ref, **over) -> tuple[str, bytes]:
+    ref.industry.name_en = "Solid-state batteries (admin-set)"
+    ref.huangyan.name_en = "Huangyan (admin-set)"
+    project = full_project(ref, **over)
+    pdf = service.brief_pdf(project, bilingual=True, user=make_user("staff", ref.huangyan)).pdf
+    return pdf_text(pdf)[0], pdf
+
+
+def test_bilingual_brief_uses_the_screens_english(app, db, ref, brief_fonts):
+    from tracker.workflow import stages
+
+    text, pdf = _bilingual_text(ref, stage="construction", contracted_investment=Decimal(520000),
+                                fixed_asset_investment=Decimal(5200))
+    _png("bilingual", pdf)
+    flat = squash(text)
+    assert squash(stages.BY_CODE["construction"].english) in flat  # "Construction started"
+    assert "Underconstruction" not in flat  # the brief's old, second name for the stage
+    assert squash("Solid-state batteries (admin-set)") in flat  # the industry's name_en
+    assert squash("Huangyan (admin-set)") in flat  # the unit's name_en, in the facts and the masthead
+    assert "¥5.2billion" in flat and "RMB52million" in flat
+    assert "100MCNY" not in flat and "RMB5.20billion" not in flat
+
+
+def test_bilingual_brief_falls_back_to_the_glossary_without_name_en(app, db, ref, brief_fonts):
+    ref.industry.name_en = ""
+    project = full_project(ref)
+    flat = squash(pdf_text(service.brief_pdf(project, bilingual=True).pdf)[0])
+    assert squash(glossary.en(ref.industry.name)) in flat
+
+
+def test_bilingual_designation_tags_never_break_across_lines(app, db, ref, brief_fonts):
+    project = full_project(ref, is_provincial_major=True, is_qianxiang_wanyi=True, is_yrd_major=True)
+    text = pdf_text(service.brief_pdf(project, bilingual=True).pdf)[0]
+    lines = [squash(line) for line in text.splitlines()]
+    for tag, english in glossary.DESIGNATIONS_EN.items():
+        whole = squash(f"{tag} · {english}")
+        assert any(whole in line for line in lines), whole
+
+
+def test_no_hundred_million_cny_wording_anywhere():
+    root = Path(__file__).resolve().parent.parent
+    for folder in ("tracker", "templates"):
+        for path in (root / folder).rglob("*"):
+            if path.suffix in {".py", ".html", ".js"} and path.name != "formatting.py":
+                assert "100M CNY" not in path.read_text(encoding="utf-8"), path

@@ -32,7 +32,7 @@ from tracker.auth.models import Unit
 from tracker.ceremonies import operations as ceremony_ops
 from tracker.ceremonies import schemas as ceremony_schemas
 from tracker.ceremonies.models import Ceremony
-from tracker.core.input import InputError, Schema, validate
+from tracker.core.input import InputError, Problem, Schema, parse_flag, validate
 from tracker.core.pagination import Page
 from tracker.core.permissions import can, in_scope, require, visible
 from tracker.extensions import csrf, db, login_manager
@@ -321,8 +321,13 @@ def create_stage_request(project_id: int):
         raise invalid({key[:80]: _("未知字段。") for key in sorted(unknown)[:20]})
     values = {key: data[key] for key in workflow_schemas.REQUIREMENT_KEYS if key in data}
     try:
+        confirm = parse_flag(data.get("confirm_amounts"))
+    except Problem as problem:
+        raise invalid({"confirm_amounts": str(problem)}) from None
+    try:
         req = wf.request_move(current_user, project, to_stage=data.get("to_stage"), actual_date=data.get("actual_date"),
-                              values=values, reason=values.pop("reason", None) or "", comment=data.get("comment"))
+                              values=values, reason=values.pop("reason", None) or "", comment=data.get("comment"),
+                              confirm_amounts=confirm)
     except wf.WorkflowError as err:
         raise _workflow_error(err) from None
     except IntegrityError:  # the one-pending-request index caught a simultaneous request

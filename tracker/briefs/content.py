@@ -20,6 +20,8 @@ from markupsafe import Markup, escape
 
 from tracker.briefs import glossary
 from tracker.briefs.render import BriefError
+from tracker.core.formatting import money_en
+from tracker.workflow import stages
 
 # Characters per field (the forms' own limits, with room for data that came another way).
 LIMITS = {
@@ -136,13 +138,11 @@ def cn_number(n: int) -> str:
 
 
 def en_money(value_wan: Decimal | int | None) -> str:
-    """万元 → 'RMB 1.50 billion' / 'RMB 80.00 million' for the English lines."""
+    """万元 → the English screens' wording ('¥5.2 billion', 'RMB 52 million'), '' when unknown:
+    one way of stating an amount in English across the app and its briefs."""
     if value_wan is None:
         return ""
-    cny = Decimal(value_wan) * 10000
-    if cny >= Decimal(10) ** 9:
-        return f"RMB {(cny / Decimal(10) ** 9).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,} billion"
-    return f"RMB {(cny / Decimal(10) ** 6).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,} million"
+    return money_en(value_wan)
 
 
 def cn_date(value: date | None) -> str:
@@ -151,6 +151,12 @@ def cn_date(value: date | None) -> str:
 
 def en_date(value: date | None) -> str:
     return f"{value.day} {value:%B} {value.year}" if value else ""
+
+
+def stage_en(code: str) -> str:
+    """A stage's one English name (``Stage.english``, as on the English screens)."""
+    stage = stages.BY_CODE.get(code)
+    return stage.english if stage else ""
 
 
 @dataclass
@@ -162,7 +168,7 @@ class Milestone:
 
     @property
     def label_en(self) -> str:
-        return glossary.STAGES_EN.get(self.code, "")
+        return stage_en(self.code)
 
 
 @dataclass
@@ -203,13 +209,16 @@ class Brief:
     milestones: list[Milestone] = field(default_factory=list)
     signing: Signing | None = None
 
-    # English names of the reference data (for the bilingual variant).
-    def en(self, name: str) -> str:
-        return glossary.en(name)
+    # English names of the reference data (for the bilingual variant): the rows' ``name_en``,
+    # as the English screens show them, else the glossary's name; '' when neither is known.
+    region_en: str = ""
+    industry_en: str = ""
+    unit_en: str = ""
+    platform_en: str = ""
 
     @property
     def stage_en(self) -> str:
-        return glossary.STAGES_EN.get(self.stage_code, "")
+        return stage_en(self.stage_code)
 
     @property
     def is_foreign(self) -> bool:
@@ -295,6 +304,10 @@ def build_brief(project, signing=None, *, milestones: Iterable[Any] | None = Non
         designations=_designations(project),
         milestones=_milestones(project, milestones),
         signing=sign,
+        region_en=_text(glossary.reference_en(region), "short", _("来源地"), owner),
+        industry_en=_text(glossary.reference_en(project.industry), "short", _("产业"), owner),
+        unit_en=_text(glossary.reference_en(project.unit), "short", _("落户地"), owner),
+        platform_en=_text(glossary.reference_en(project.platform), "short", _("园区/平台"), owner),
     )
 
 

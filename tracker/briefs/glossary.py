@@ -2,10 +2,17 @@
 
 User-entered text (project names, content, introductions) is printed as entered; reference
 data the bureau itself names — units, industries, regions, platforms, stages, designations —
-gets its usual English name here. Unknown names simply have no English line.
+gets its usual English name here. An admin-set English name (``name_en`` of a unit, industry, region or platform) wins: this
+dictionary is only the fallback for rows without one. Unknown names simply have no English
+line.
 These are fixed document texts in English, not UI strings, so they are not gettext msgids.
 """
 from __future__ import annotations
+
+from sqlalchemy import select
+
+from tracker.auth.models import Unit
+from tracker.extensions import db
 
 NAMES: dict[str, str] = {
     # Units
@@ -74,18 +81,8 @@ NAMES: dict[str, str] = {
     "沪甬台（三门）合作产业园": "Shanghai–Ningbo–Taizhou (Sanmen) Cooperation Industrial Park",
 }
 
-STAGES_EN: dict[str, str] = {
-    "negotiating": "Under negotiation",
-    "signed": "Signed",
-    "registered": "Company registered",
-    "land_secured": "Land secured",
-    "construction": "Under construction",
-    "completed": "Construction completed",
-    "production": "In production",
-    "full_capacity": "At full capacity",
-    "paused": "Paused",
-    "terminated": "Terminated",
-}
+# Stage names: none here. The brief uses ``Stage.english`` (workflow/stages.py), the names the
+# English screens show, so there is one English name per stage.
 
 DESIGNATIONS_EN: dict[str, str] = {
     "省重大产业项目": "Provincial major industrial project",
@@ -99,3 +96,22 @@ def en(name: str | None) -> str:
     if not name:
         return ""
     return NAMES.get(name.strip(), "")
+
+
+def reference_en(obj) -> str:
+    """The English name of a reference row (unit, industry, source region, platform): the
+    ``name_en`` an admin set — the same name the English screens show — else the dictionary
+    name of its Chinese name, else ''."""
+    if obj is None:
+        return ""
+    return (getattr(obj, "name_en", "") or "").strip() or en(getattr(obj, "name", ""))
+
+
+def unit_en(name: str | None) -> str:
+    """The English name of the unit called ``name`` (the masthead's printing unit, which the
+    brief knows only by name): its ``name_en`` when a unit of that name has one, else the
+    dictionary name."""
+    if not name:
+        return ""
+    english = db.session.execute(select(Unit.name_en).where(Unit.name == name.strip()).limit(1)).scalar()
+    return (english or "").strip() or en(name)

@@ -127,6 +127,7 @@ class Helpers:
     en_date = staticmethod(content.en_date)
     en_money = staticmethod(content.en_money)
     en = staticmethod(glossary.en)
+    unit_en = staticmethod(glossary.unit_en)  # the masthead unit's name_en, else the glossary
 
     @staticmethod
     def iso_date(value: date | None) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.auth.models import Unit
+from tracker.briefs.doubts import print_doubts
 from tracker.ceremonies import operations as ops
 from tracker.ceremonies.forms import (
     AddProjectForm,
@@ -223,8 +224,14 @@ def _render_ceremony(ceremony: Ceremony, add_form: AddProjectForm | None = None,
         "ceremonies/detail.html", ceremony=ceremony, signings=signings, manage=manage,
         add_form=add_form, picker_more=more, total=total, version_form=VersionForm(formdata=None),
         max_projects=ops.MAX_PROJECTS, print_all=ceremony_fully_visible(current_user, ceremony),
-        rounds=sorted({s.round_no or 1 for s in signings}),
+        rounds=sorted({s.round_no or 1 for s in signings}), doubtful=_doubtful(signings),
     ), status
+
+
+def _doubtful(signings: list[CeremonySigning]) -> list[tuple[Project, list[str]]]:
+    """Projects whose brief would print something to check (see briefs.doubts): the booklet
+    asks for a confirmation before it prints them."""
+    return [(s.project, doubts) for s in signings if (doubts := print_doubts(s.project))]
 
 
 @bp.get("/<int:ceremony_id>")
@@ -392,6 +399,11 @@ def edit_rounds(ceremony_id: int):
 @bp.post("/<int:ceremony_id>/booklet")
 def start_booklet(ceremony_id: int):
     ceremony = load_printable(ceremony_id)
+    doubtful = _doubtful(_signings(ceremony))
+    if doubtful and request.form.get("confirm") != "1":
+        flash(_("有 %(n)d 个项目的简介打印前需要核对（见“打印前请核对”）：请修改，或勾选“已核对，仍然打印”。",
+                n=len(doubtful)), "error")
+        return redirect(url_for("ceremonies.view_ceremony", ceremony_id=ceremony.id) + "#print-doubts")
     return jobs.start("booklet", title=_("%(name)s · 签约项目简介汇编", name=ceremony.name),
                       params={"ceremony_id": ceremony.id, "internal": request.form.get("internal") == "1"},
                       back=url_for("ceremonies.view_ceremony", ceremony_id=ceremony.id))

@@ -12,7 +12,7 @@ from typing import ClassVar
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import HiddenField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 
 from tracker.workflow.stages import BY_CODE, MILESTONE_CODES, Move, Requirement
 
@@ -51,6 +51,8 @@ class StageRequestForm(FlaskForm):
     attachments = MultipleFileField(
         _l("附件"), render_kw={"accept": "application/pdf,image/jpeg,image/png,.pdf,.jpg,.jpeg,.png"}
     )
+    # Shown only when the operation warns about the registered capital (``amount_warnings``).
+    confirm_amounts = BooleanField(_l("我已核对金额单位"))
 
     requirement_keys: tuple[str, ...] = ()
 

@@ -26,6 +26,7 @@ from tracker.core.permissions import can, can_decide, scope_filter
 from tracker.extensions import db
 from tracker.projects.models import Project
 from tracker.projects.recency import touch
+from tracker.projects.schemas import amount_warnings, confirm_message
 from tracker.workflow import stages
 from tracker.workflow.models import Milestone, Notification, StageRequest
 from tracker.workflow.schemas import MAX_REASON, MAX_TEXT
@@ -121,8 +122,12 @@ def pending_request(project: Project) -> StageRequest | None:
 
 
 def request_move(actor, project: Project, *, to_stage: str, actual_date: Any, values: dict[str, Any] | None = None,
-                 reason: str = "", comment: str = "") -> StageRequest:
-    """File a stage-change request. Raises NotAllowed, Conflict or Invalid."""
+                 reason: str = "", comment: str = "", confirm_amounts: bool = False) -> StageRequest:
+    """File a stage-change request. Raises NotAllowed, Conflict or Invalid.
+
+    A registered capital above the project's contracted investment is probably a unit
+    mistake (亿元 typed as 万元, or the reverse): refused, as on the project form, until the
+    caller confirms it (``confirm_amounts``)."""
     if not can("stage.request", project, actor):
         raise NotAllowed(_("您的角色不能提交阶段变更申请。"))
     if project.is_archived:
@@ -164,6 +169,12 @@ def request_move(actor, project: Project, *, to_stage: str, actual_date: Any, va
     resume_on = clean.get("expected_resume_on")
     if resume_on and when and resume_on <= when:
         errors["expected_resume_on"] = _("预计恢复日期应晚于暂缓日期。")
+    # Only the capital's own warning counts: a small contracted investment is the project
+    # form's concern, not this request's.
+    capital_warning = amount_warnings(project.contracted_investment,
+                                      registered_capital=clean.get("registered_capital")).get("registered_capital")
+    if capital_warning and not confirm_amounts:
+        errors.update(registered_capital=capital_warning, confirm_amounts=confirm_message())
     try:
         comment = parse_text(comment or "", MAX_REASON)
     except Problem as problem:

@@ -113,6 +113,7 @@ def request_stage_change(project_id: int):
             req = wf.request_move(
                 current_user, project, to_stage=to_stage, actual_date=form.actual_date.data, values=values,
                 reason=values.get("reason") or "", comment=form.comment.data or "",
+                confirm_amounts=bool(form.confirm_amounts.data),
             )
             for storage in files:  # a refused file raises ValueError: nothing is saved
                 store_upload(current_user, project, req, storage)

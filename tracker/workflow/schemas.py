@@ -9,7 +9,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from pydantic import create_model
 
-from tracker.core.input import Amount, Day, OneOf, Schema, Text, Uscc
+from tracker.core.input import Amount, Day, Flag, OneOf, Schema, Text, Uscc
 from tracker.workflow import stages
 
 MAX_TEXT = 200  # certificate and permit numbers
@@ -35,6 +35,8 @@ StageRequestInput: type[Schema] = create_model(
     to_stage=(OneOf(stages.CODES, required=_l("请选择目标阶段。"), description=_l("目标阶段")), None),
     actual_date=(Day(description=_l("实际日期")), None),
     comment=(Text(MAX_REASON, description=_l("补充说明")), None),
+    confirm_amounts=(Flag(description=_l("金额核对确认：注册资本大于项目协议投资额时须传 true 才能提交"
+                                         "（否则 422，confirm_amounts 说明原因）")), None),
     **_requirement_fields(),
 )
 
