@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tracker.auth.models import Unit, User
 from tracker.core.uscc import ALPHABET, check_char
 from tracker.extensions import db
+from tracker.progress import history, lights
 from tracker.projects.models import Industry, Investor, Platform, Project, SourceRegion
 
 _seq = itertools.count(1)
@@ -118,6 +119,11 @@ def make_project(unit: Unit | None = None, name: str | None = None, **kw) -> Pro
         **kw,
     )
     db.session.add(project)
+    db.session.flush()
+    # Its first stage event and lights, as the create operation writes them (no planned
+    # dates: tests that want them set them).
+    history.record_created(project, None, project.signed_on or date.today())
+    lights.refresh_project(project)
     db.session.flush()
     return project
 

@@ -81,8 +81,11 @@ def _import_models() -> None:
     import tracker.audit.models
     import tracker.auth.models
     import tracker.ceremonies.models
+    import tracker.funds.models
     import tracker.jobs.models
+    import tracker.progress.models
     import tracker.projects.models
+    import tracker.targets.models
     import tracker.workflow.models  # noqa: F401
 
 

@@ -32,6 +32,7 @@ from tracker.audit.operations import record
 from tracker.auth.models import Role, Unit, User
 from tracker.auth.passwords import hash_password
 from tracker.ceremonies.models import Ceremony, CeremonySigning
+from tracker.core.formatting import today_local
 from tracker.core.input import Choices, InputError, Problem, parse_amount, parse_date, validate
 from tracker.core.uscc import is_valid as uscc_is_valid
 from tracker.core.uscc import normalize as uscc_normalize
@@ -633,6 +634,8 @@ def _load_projects(data: dict, ref: _Ref, users: dict[str, User], investors: dic
         for code, (planned, actual) in plans[project.name].items()
     )
     counts["milestones"] += sum(len(plans[p.name]) for p, _ in created)
+    session.flush()
+    _start_progress([p for p, _ in created])
     for project, row in created:
         ceremony = ceremony_of.get(project.name)
         record(None, ACTION, project, {
@@ -701,6 +704,22 @@ def _load_ceremonies(data: dict, ref: _Ref, projects: dict[str, Project], counts
                     "ceremony": ceremony.name, "project": signing.project.name,
                     "position": signing.position, **_provenance(row),
                 }, project_id=signing.project_id)
+
+
+def _start_progress(projects: list[Project]) -> None:
+    """The seeded projects' stage history (from their milestones), lights, and their funds in
+    place as one record dated at the signing (as the migration did for existing projects)."""
+    from tracker.funds.models import FundsRecord
+    from tracker.progress import history, lights
+
+    ids = [p.id for p in projects]
+    history.backfill(db.session, ids)
+    lights.refresh(db.session, ids)
+    db.session.add_all(FundsRecord(project_id=p.id, received_on=p.signed_on or today_local(), amount=p.funds_in_place,
+                                   note="启用分笔登记前的累计到位资金")
+                       for p in projects if p.funds_in_place and p.funds_in_place > 0)
+    for p in projects:  # the Core updates above bypassed the ORM objects
+        db.session.expire(p, ["stage_since", "due_on", "red_on"])
 
 
 def load_demo(seed_dir: str | Path | None = None) -> dict[str, int]:

@@ -114,6 +114,8 @@ class Project(TimestampMixin, db.Model):
         Index("ix_project_archived_signed", "is_archived", "signed_on"),
         # Size bands (>= amount) and both investment sorts (read forwards or backwards).
         Index("ix_project_investment_id", "contracted_investment", "id"),
+        # The lit projects, most overdue first.
+        Index("ix_project_due", "due_on", "id"),
         # Unique per unit only: a county must not learn another county's project names by
         # being told a name is taken.
         UniqueConstraint("unit_id", "name", name="uq_project_unit_name"),
@@ -163,6 +165,17 @@ class Project(TimestampMixin, db.Model):
     paused_from_stage: Mapped[str | None] = mapped_column(String(20), nullable=True)
     expected_resume_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     status_reason: Mapped[str] = mapped_column(Text, default="")
+
+    # Lights (see tracker.progress.lights): when the current stage began (the effective date
+    # of the latest stage event) and when the next stage falls due: late (yellow) after
+    # ``due_on``, red after ``red_on``. Empty when the project cannot be late (paused,
+    # terminated, at full capacity). Kept by the operations that move or plan the project.
+    stage_since: Mapped[date | None] = mapped_column(Date, nullable=True)
+    due_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    red_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # 增资: this project adds capital to an earlier one. It counts once, under the first
+    # signing: its amount (only the added amount) adds to the sums, it adds nothing to counts.
+    increase_of_id: Mapped[int | None] = mapped_column(ForeignKey("project.id"), nullable=True, index=True)
 
     is_archived: Mapped[bool] = mapped_column(Boolean, default=False)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -9,9 +9,11 @@ from sqlalchemy import func, select
 
 from tracker.audit.operations import diff, jsonable, record
 from tracker.core.db import utcnow
+from tracker.core.formatting import today_local
 from tracker.core.input import InputError as FieldErrors  # {field: message}, found by the database
 from tracker.core.permissions import in_scope
 from tracker.extensions import db
+from tracker.progress import history, lights
 from tracker.projects.forms import PROJECT_FIELDS
 from tracker.projects.models import Investor, Project
 from tracker.workflow.operations import Conflict, pending_request
@@ -100,9 +102,26 @@ def create_project(actor, values: dict[str, Any], investor_values: dict[str, Any
     project = Project(**values, investor=investor, stage=stage, created_by_id=actor.id)
     db.session.add(project)
     db.session.flush()
+    plan = start_progress(project, actor.id)
     snapshot = {k: jsonable(v) for k, v in values.items() if v not in (None, "", False)}
+    if plan:
+        snapshot["planned"] = {code: jsonable(day) for code, day in plan.items()}
     record(actor, "project.create", project, {**snapshot, "stage": stage, "investor": investor.name})
     return project
+
+
+def start_progress(project: Project, actor_id: int | None) -> dict[str, Any]:
+    """A new project's first stage event, its milestones' planned dates (from the signing
+    date and the stage deadlines: otherwise it could never be late) and its lights.
+    Returns the planned dates set."""
+    from tracker.workflow.models import Milestone
+
+    history.record_created(project, actor_id, today_local())
+    plan = lights.default_plan(project.signed_on, lights.deadlines(db.session)) if project.signed_on else {}
+    db.session.add_all(Milestone(project_id=project.id, stage=code, planned_on=day) for code, day in plan.items())
+    db.session.flush()
+    lights.refresh_project(project)
+    return plan
 
 
 def update_project(actor, project: Project, values: dict[str, Any], investor_values: dict[str, Any],
@@ -132,9 +151,13 @@ def update_project(actor, project: Project, values: dict[str, Any], investor_val
             project.investor = investor
     if not changes:
         return {}
+    old_signed_on = project.signed_on
     for key, value in values.items():
         setattr(project, key, value)
     project.updated_at = utcnow()
+    if project.signed_on != old_signed_on:
+        history.redate_signing(project, old_signed_on)
+        lights.refresh_project(project)
     # The version check in the UPDATE's WHERE clause (version_id_col) catches a save that
     # races between our comparison above and this flush.
     db.session.flush()

@@ -24,6 +24,7 @@ from tracker.core.input import MAX_ID, Problem, clean_text, parse_amount, parse_
 from tracker.core.input import parse_date as input_parse_date
 from tracker.core.permissions import can, can_decide, scope_filter
 from tracker.extensions import db
+from tracker.progress import history, lights
 from tracker.projects.models import Project
 from tracker.projects.recency import touch
 from tracker.projects.schemas import amount_warnings, confirm_message
@@ -340,6 +341,9 @@ def _apply(project: Project, req: StageRequest) -> dict[str, list[Any]]:
         # offering the value the correction was about (the audit keeps the old one).
         for _stage, requirement in cleared_on_correction(req.to_stage):
             setf(requirement.project_field, None)
+    history.record_move(project, kind=move.kind, from_stage=req.from_stage, to_stage=req.to_stage,
+                        effective_on=req.actual_date, request_id=req.id, actor_id=req.decided_by_id)
+    lights.refresh_project(project)
     db.session.flush()
     return changes
 
@@ -392,6 +396,7 @@ def set_planned_dates(actor, project: Project, planned: dict[str, date | None]) 
             changes[f"planned.{code}"] = [jsonable(ms.planned_on), jsonable(value)]
             ms.planned_on = value
     if changes:
+        lights.refresh_project(project)
         db.session.flush()
         touch(project.id)
         record(actor, "milestone.plan", project, changes)
