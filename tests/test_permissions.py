@@ -104,6 +104,14 @@ MATRIX = [
     # The booklet and order-sheet buttons queue a job and redirect to its page.
     ("POST", "/ceremonies/{ceremony}/booklet", _expect(VIEW, REDIRECT), True),
     ("POST", "/ceremonies/{ceremony}/order-sheet", _expect(VIEW, REDIRECT), True),
+    # Leaders' numbers (issue 10). Each owner adds its routes in its own block below.
+    ("GET", "/today/", {role: OK for role in ROLES}, False),
+    ("GET", "/reports/", _expect(("manager", "leader")), False),
+    ("GET", "/targets/", _expect(VIEW), False),
+    # -- progress (lights, deadlines, stage history)
+    # -- funds
+    # -- targets
+    # -- reports
 ]
 
 # Routes every signed-in role may use, or that are public.

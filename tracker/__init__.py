@@ -96,10 +96,15 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.auth.views import bp as auth_bp
     from tracker.briefs.views import bp as briefs_bp
     from tracker.ceremonies.views import bp as ceremonies_bp
+    from tracker.funds.views import bp as funds_bp
+    from tracker.home.views import bp as home_bp
     from tracker.jobs.views import bp as jobs_bp
+    from tracker.progress.views import bp as progress_bp
     from tracker.projects.investor_views import bp as investors_bp
     from tracker.projects.reference_views import bp as reference_bp
     from tracker.projects.views import bp as projects_bp
+    from tracker.reports.views import bp as reports_bp
+    from tracker.targets.views import bp as targets_bp
     from tracker.workflow.attachment_views import bp as attachments_bp
     from tracker.workflow.views import bp as workflow_bp
 
@@ -115,6 +120,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(workflow_bp)
     app.register_blueprint(attachments_bp)
     app.register_blueprint(jobs_bp)
+    for leaders_bp in (home_bp, reports_bp, targets_bp, progress_bp, funds_bp):
+        app.register_blueprint(leaders_bp)
 
     @app.get("/healthz")
     def healthz():

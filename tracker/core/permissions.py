@@ -31,6 +31,10 @@ RULES: dict[str, frozenset[Role]] = {
     "milestone.edit": frozenset({Role.staff, Role.manager}),
     "ceremony.view": frozenset({Role.staff, Role.manager, Role.leader}),
     "ceremony.manage": frozenset({Role.manager}),
+    "funds.record": frozenset({Role.staff, Role.manager}),
+    "targets.view": frozenset({Role.staff, Role.manager, Role.leader}),
+    "targets.manage": frozenset({Role.manager}),
+    "reports.view": frozenset({Role.manager, Role.leader}),
     "users.manage": frozenset({Role.admin}),
     "reference.manage": frozenset({Role.admin}),
 }
