@@ -118,6 +118,8 @@ def make_project(unit: Unit | None = None, name: str | None = None, **kw) -> Pro
         content=kw.pop("content", "年产10GWh固态锂电池"),
         **kw,
     )
+    if project.stage_since is None:
+        project.stage_since = history.first_stage_since(project.stage, project.signed_on, date.today())
     db.session.add(project)
     db.session.flush()
     # Its first stage event and lights, as the create operation writes them (no planned

@@ -278,9 +278,19 @@ class PageOut(Out):
     total: int = Field(ge=0)
 
 
-class Totals(Out):
-    count: int
+class TotalsPart(Out):
+    count: int = Field(description="projects counted once (增资 rows not counted)")
     contracted_investment: str = Money
+    funds_in_place: str = Money
+
+
+class Totals(Out):
+    count: int = Field(description="every listed row")
+    contracted_investment: str = Money
+    signed: TotalsPart = Field(description="signed and later, live (paused included)")
+    negotiating: TotalsPart
+    terminated: TotalsPart
+    increases: int = Field(description="增资 rows (in the sums, not in the counts)")
 
 
 class ProjectPage(PageOut):

@@ -197,7 +197,12 @@ def list_projects():
     page, totals = project_page(current_user, filters, per_page=per_page)
     return jsonify(out.page_body(
         page, [out.project_summary(p) for p in page.items],
-        totals={"count": totals.count, "contracted_investment": out.money(totals.investment)},
+        totals={"count": totals.count, "contracted_investment": out.money(totals.investment),
+                **{name: {"count": part.count, "contracted_investment": out.money(part.investment),
+                          "funds_in_place": out.money(part.funds)}
+                   for name, part in (("signed", totals.signed), ("negotiating", totals.negotiating),
+                                      ("terminated", totals.terminated))},
+                "increases": totals.increases},
     ))
 
 

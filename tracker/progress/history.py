@@ -63,16 +63,25 @@ def record_move(project: Any, *, kind: str, from_stage: str | None, to_stage: st
             sa.select(StageEvent.effective_on).where(StageEvent.project_id == project.id,
                                                      StageEvent.to_stage == "paused")
             .order_by(StageEvent.effective_on.desc(), StageEvent.id.desc()).limit(1)).scalar_one_or_none()
-    project.stage_since = next_stage_since(kind=kind, effective_on=effective_on, current_since=project.stage_since,
-                                           target_actual_on=target_actual, paused_on=paused_on)
+    since = next_stage_since(kind=kind, effective_on=effective_on, current_since=project.stage_since,
+                             target_actual_on=target_actual, paused_on=paused_on)
+    if since != project.stage_since:
+        project.stage_since = since
     db.session.add(StageEvent(project_id=project.id, kind=kind, from_stage=from_stage, to_stage=to_stage,
                               counts_as=counts_as(to_stage, from_stage, project.paused_from_stage),
                               effective_on=effective_on, request_id=request_id, actor_id=actor_id))
 
 
+def first_stage_since(stage: str, signed_on: date | None, today: date) -> date:
+    """When a new project's stage began: its signing date, or today for one in negotiation.
+    Set when the project is built, so writing its first event does not change (and
+    re-version) the row just inserted."""
+    return signed_on if stage != "negotiating" and signed_on else today
+
+
 def record_created(project: Any, actor_id: int | None, today: date) -> None:
     """A new project's first event: signed on its signing date, or negotiating from today."""
-    effective = project.signed_on if project.stage != "negotiating" and project.signed_on else today
+    effective = first_stage_since(project.stage, project.signed_on, today)
     record_move(project, kind="create", from_stage=None, to_stage=project.stage, effective_on=effective,
                 actor_id=actor_id)
 

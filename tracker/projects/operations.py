@@ -99,7 +99,8 @@ def create_project(actor, values: dict[str, Any], investor_values: dict[str, Any
     if _name_taken(values["name"], values["unit_id"], None):
         raise FieldErrors({"name": _name_taken_message()})
     investor = resolve_investor(actor, unit_id=values["unit_id"], **investor_values)
-    project = Project(**values, investor=investor, stage=stage, created_by_id=actor.id)
+    project = Project(**values, investor=investor, stage=stage, created_by_id=actor.id,
+                      stage_since=history.first_stage_since(stage, values.get("signed_on"), today_local()))
     db.session.add(project)
     db.session.flush()
     plan = start_progress(project, actor.id)

@@ -1,4 +1,7 @@
-"""The project list: filters parsed from the query string, one scoped query, totals."""
+"""The project list: filters parsed from the query string, one scoped query, totals.
+
+The totals follow ``tracker.progress.counting`` (what counts, once, at which stage), so a
+dashboard figure and the list it links to add up the same projects."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,19 +9,21 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from tracker.auth.models import Unit
-from tracker.core.formatting import ref_name
-from tracker.core.input import int_arg
+from tracker.core.formatting import ref_name, today_local
+from tracker.core.input import Problem, int_arg, parse_date
 from tracker.core.pagination import Page, page_arg
 from tracker.core.permissions import scope_filter
 from tracker.extensions import db
+from tracker.progress import counting
+from tracker.progress.lights import lit_condition
 from tracker.projects.models import Industry, Investor, Project, SourceRegion
 from tracker.projects.schemas import SIZE_BAND_CODES, SORT_CODES
 from tracker.workflow.models import StageRequest
-from tracker.workflow.stages import CODES
+from tracker.workflow.stages import CODES, MAIN_CODES
 
 # Size bands (万元): 10亿元以上, 50亿元以上, 百亿级.
 SIZE_BANDS = {"10": Decimal(100_000), "50": Decimal(500_000), "100": Decimal(1_000_000)}
@@ -30,7 +35,19 @@ SORTS = {
     "investment_asc": (Project.contracted_investment.asc(), Project.id.asc()),
     "name": (Project.name.asc(), Project.id.asc()),
     "updated": (Project.updated_at.desc(), Project.id.desc()),
+    # Most overdue first (the earliest due date); projects that cannot be late last.
+    "late": (Project.due_on.asc().nulls_last(), Project.id.asc()),
 }
+LIT_CODES = ("any", "yellow", "red")
+REACHED_CODES = MAIN_CODES[1:]
+
+
+def _day_arg(raw: Any) -> date | None:
+    try:
+        day = parse_date(raw) if raw else None
+    except Problem:
+        return None
+    return day if day is None or 1990 <= day.year <= 2100 else None
 DEFAULT_SORT = "signed"
 assert tuple(SIZE_BANDS) == SIZE_BAND_CODES and tuple(SORTS) == SORT_CODES  # the API's schema names them
 
@@ -44,6 +61,13 @@ class ProjectFilters:
     region: str = ""  # a source_region id, or "yrd" for all 长三角 regions
     size: str = ""
     year: int | None = None
+    # Drill-down from the dashboard: signed within [signed_from, signed_to], counted at the
+    # stage of ``as_of`` (see tracker.progress.counting), ``reached`` a stage or later.
+    signed_from: date | None = None
+    signed_to: date | None = None
+    as_of: date | None = None
+    reached: str = ""
+    lit: str = ""  # any | yellow | red
     archived: bool = False
     sort: str = DEFAULT_SORT
     page: int = 1
@@ -63,6 +87,13 @@ class ProjectFilters:
         f.size = size if size in SIZE_BANDS else ""
         year = int_arg(args.get("year"))
         f.year = year if year and 1990 <= year <= 2100 else None
+        f.signed_from = _day_arg(args.get("signed_from"))
+        f.signed_to = _day_arg(args.get("signed_to"))
+        f.as_of = _day_arg(args.get("as_of"))
+        reached = args.get("reached") or ""
+        f.reached = reached if reached in REACHED_CODES else ""
+        lit = args.get("lit") or ""
+        f.lit = lit if lit in LIT_CODES else ""
         f.archived = args.get("archived") == "1"
         sort = args.get("sort") or DEFAULT_SORT
         f.sort = sort if sort in SORTS else DEFAULT_SORT
@@ -74,6 +105,10 @@ class ProjectFilters:
         out = {
             "q": self.q, "stage": self.stage, "unit": self.unit, "industry": self.industry,
             "region": self.region, "size": self.size, "year": self.year,
+            "signed_from": self.signed_from.isoformat() if self.signed_from else None,
+            "signed_to": self.signed_to.isoformat() if self.signed_to else None,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "reached": self.reached, "lit": self.lit,
             "archived": "1" if self.archived else None,
             "sort": None if self.sort == DEFAULT_SORT else self.sort,
         }
@@ -82,7 +117,8 @@ class ProjectFilters:
 
     @property
     def active(self) -> bool:
-        return bool(self.q or self.stage or self.unit or self.industry or self.region or self.size or self.year)
+        return bool(self.q or self.stage or self.unit or self.industry or self.region or self.size or self.year
+                    or self.signed_from or self.signed_to or self.as_of or self.reached or self.lit)
 
 
 def _investors_where(*conds) -> Any:
@@ -111,23 +147,65 @@ def _conditions(user, f: ProjectFilters) -> list[Any]:
         conds.append(Project.contracted_investment >= SIZE_BANDS[f.size])
     if f.year:
         conds.append(Project.signed_on.between(date(f.year, 1, 1), date(f.year, 12, 31)))
+    conds += counting.period(f.signed_from, f.signed_to, f.as_of)
+    if f.reached:
+        conds.append(counting.reached(f.reached, f.as_of))
+    if f.lit:
+        conds.append(lit_condition(Project, today_local(), "" if f.lit == "any" else f.lit))
     return conds
+
+
+@dataclass(frozen=True)
+class Sum:
+    """Projects of one category: counted once (增资 not counted), and the sums (增资 included)."""
+
+    count: int = 0
+    investment: Decimal = Decimal(0)
+    funds: Decimal = Decimal(0)
 
 
 @dataclass
 class Totals:
-    count: int
-    investment: Decimal
+    """The totals line. ``rows`` is every listed row (the pager's count); ``signed`` counts
+    what the list's title says: signed and later, live (paused included); 在谈 and 终止 are
+    apart; ``increases`` is the number of 增资 rows (their amounts are in the sums)."""
+
+    rows: int
+    signed: Sum = field(default_factory=Sum)
+    negotiating: Sum = field(default_factory=Sum)
+    terminated: Sum = field(default_factory=Sum)
+    increases: int = 0
+
+    @property
+    def count(self) -> int:  # every row (the API's ``count``)
+        return self.rows
+
+    @property
+    def investment(self) -> Decimal:  # every row's contracted investment
+        return self.signed.investment + self.negotiating.investment + self.terminated.investment
+
+
+def totals(conds: Any, as_of: date | None = None) -> Totals:
+    """One grouped query: rows, once-counted projects and sums per category."""
+    cat = counting.category(counting.counts_as(as_of)).label("cat")
+    rows = db.session.execute(
+        select(cat, func.count(Project.id), func.sum(counting.once()),
+               func.coalesce(func.sum(Project.contracted_investment), 0),
+               func.coalesce(func.sum(counting.funds(as_of)), 0),
+               func.sum(case((Project.increase_of_id.is_not(None), 1), else_=0)))
+        .where(conds).group_by(cat)
+    ).all()
+    out = Totals(rows=sum(int(r[1]) for r in rows), increases=sum(int(r[5] or 0) for r in rows))
+    for r in rows:
+        setattr(out, r[0], Sum(int(r[2] or 0), Decimal(r[3]), Decimal(r[4])))
+    return out
 
 
 def _totals_and_page(user, f: ProjectFilters, per_page: int) -> tuple[Any, Totals, int]:
     """The filter conditions, the totals line (one query) and the page number, capped."""
     conds = and_(*_conditions(user, f))
-    count, total = db.session.execute(
-        select(func.count(Project.id), func.coalesce(func.sum(Project.contracted_investment), 0)).where(conds)
-    ).one()
-    totals = Totals(int(count), Decimal(total))
-    return conds, totals, min(f.page, max(1, -(-totals.count // per_page)))
+    found = totals(conds, f.as_of)
+    return conds, found, min(f.page, max(1, -(-found.rows // per_page)))
 
 
 def project_page(user, f: ProjectFilters, per_page: int = 50) -> tuple[Page, Totals]:
@@ -142,7 +220,7 @@ def project_page(user, f: ProjectFilters, per_page: int = 50) -> tuple[Page, Tot
         .limit(per_page)
         .offset((page_no - 1) * per_page)
     ).scalars().all()
-    return Page(items=list(rows), page=page_no, per_page=per_page, total=totals.count), totals
+    return Page(items=list(rows), page=page_no, per_page=per_page, total=totals.rows), totals
 
 
 @dataclass(frozen=True)
@@ -161,6 +239,10 @@ class ListRow:
     is_qianxiang_wanyi: bool
     is_yrd_major: bool
     has_pending: bool = False  # a stage request awaits a decision (the row's 待审批 mark)
+    due_on: date | None = None  # lights (tracker.progress.lights)
+    red_on: date | None = None
+    stage_since: date | None = None
+    is_increase: bool = False  # 增资
 
 
 # A column of the paged query, not a query per row: the partial unique index on pending
@@ -170,7 +252,8 @@ _HAS_PENDING = exists().where(StageRequest.project_id == Project.id,
 
 _LIST_COLUMNS = (Project.id, Project.name, Project.investor_id, Project.unit_id, Project.industry_id, Project.stage,
                  Project.signed_on, Project.contracted_investment, Project.is_provincial_major,
-                 Project.is_qianxiang_wanyi, Project.is_yrd_major, _HAS_PENDING)
+                 Project.is_qianxiang_wanyi, Project.is_yrd_major, _HAS_PENDING, Project.due_on, Project.red_on,
+                 Project.stage_since, Project.increase_of_id)
 
 
 def list_page(user, f: ProjectFilters, reference: dict[str, list], per_page: int = 50) -> tuple[Page, Totals]:
@@ -188,9 +271,10 @@ def list_page(user, f: ProjectFilters, reference: dict[str, list], per_page: int
     industries = {i.id: ref_name(i) for i in reference["industries"]}
     items = [ListRow(r.id, r.name, investors.get(r.investor_id, ""), units.get(r.unit_id, ""),
                      industries.get(r.industry_id, ""), r.stage, r.signed_on, r.contracted_investment,
-                     r.is_provincial_major, r.is_qianxiang_wanyi, r.is_yrd_major, bool(r.has_pending))
+                     r.is_provincial_major, r.is_qianxiang_wanyi, r.is_yrd_major, bool(r.has_pending),
+                     r.due_on, r.red_on, r.stage_since, r.increase_of_id is not None)
              for r in rows]
-    return Page(items=items, page=page_no, per_page=per_page, total=totals.count), totals
+    return Page(items=items, page=page_no, per_page=per_page, total=totals.rows), totals
 
 
 def filter_choices(user) -> dict[str, list]:

@@ -32,11 +32,11 @@ from tracker.core.input import (
     Version,
     parse_amount,
 )
-from tracker.workflow.stages import CODES, INITIAL_CODES, MAX_LAND_MU
+from tracker.workflow.stages import CODES, INITIAL_CODES, MAIN_CODES, MAX_LAND_MU
 
 # The list's size bands and sorts (their SQL lives in projects/queries.py, which checks these).
 SIZE_BAND_CODES = ("10", "50", "100")
-SORT_CODES = ("signed", "signed_asc", "investment", "investment_asc", "name", "updated")
+SORT_CODES = ("signed", "signed_asc", "investment", "investment_asc", "name", "updated", "late")
 
 DOMESTIC = "中国"
 # Ways people write "China" that must not count as a foreign country.
@@ -251,6 +251,11 @@ class ProjectListQuery(Schema):
     region: Pattern(r"yrd|[0-9]{1,9}", description=_l("来源地编号，或 yrd 表示长三角"))
     size: OneOf(SIZE_BAND_CODES, description=_l("规模：10=10亿元以上，50=50亿元以上，100=百亿级"))
     year: Integer(minimum=1990, maximum=2100, description=_l("签约年份"))
+    signed_from: Day(description=_l("签约日期起（含）"))
+    signed_to: Day(description=_l("签约日期止（含）"))
+    as_of: Day(description=_l("统计截止日：阶段按该日计"))
+    reached: OneOf(MAIN_CODES[1:], description=_l("已达到该阶段或之后（暂缓按暂缓前阶段计，终止不计）"))
+    lit: OneOf(("any", "yellow", "red"), description=_l("亮灯：any=黄灯或红灯"))
     archived: OneOf(("0", "1"), description=_l("1 = 已归档项目（仅科室负责人）"))
     sort: OneOf(SORT_CODES, description=_l("排序"))
     page: Integer(minimum=1, maximum=100_000, description=_l("页码"))
