@@ -68,6 +68,7 @@ class ProjectFilters:
     as_of: date | None = None
     reached: str = ""
     lit: str = ""  # any | yellow | red
+    mine: bool = False  # the signed-in user's own projects (owner)
     archived: bool = False
     sort: str = DEFAULT_SORT
     page: int = 1
@@ -94,6 +95,7 @@ class ProjectFilters:
         f.reached = reached if reached in REACHED_CODES else ""
         lit = args.get("lit") or ""
         f.lit = lit if lit in LIT_CODES else ""
+        f.mine = args.get("mine") == "1"
         f.archived = args.get("archived") == "1"
         sort = args.get("sort") or DEFAULT_SORT
         f.sort = sort if sort in SORTS else DEFAULT_SORT
@@ -108,7 +110,7 @@ class ProjectFilters:
             "signed_from": self.signed_from.isoformat() if self.signed_from else None,
             "signed_to": self.signed_to.isoformat() if self.signed_to else None,
             "as_of": self.as_of.isoformat() if self.as_of else None,
-            "reached": self.reached, "lit": self.lit,
+            "reached": self.reached, "lit": self.lit, "mine": "1" if self.mine else None,
             "archived": "1" if self.archived else None,
             "sort": None if self.sort == DEFAULT_SORT else self.sort,
         }
@@ -118,7 +120,7 @@ class ProjectFilters:
     @property
     def active(self) -> bool:
         return bool(self.q or self.stage or self.unit or self.industry or self.region or self.size or self.year
-                    or self.signed_from or self.signed_to or self.as_of or self.reached or self.lit)
+                    or self.signed_from or self.signed_to or self.as_of or self.reached or self.lit or self.mine)
 
 
 def _investors_where(*conds) -> Any:
@@ -152,6 +154,8 @@ def _conditions(user, f: ProjectFilters) -> list[Any]:
         conds.append(counting.reached(f.reached, f.as_of))
     if f.lit:
         conds.append(lit_condition(Project, today_local(), "" if f.lit == "any" else f.lit))
+    if f.mine:
+        conds.append(Project.owner_id == user.id)
     return conds
 
 
@@ -187,13 +191,17 @@ class Totals:
 
 def totals(conds: Any, as_of: date | None = None) -> Totals:
     """One grouped query: rows, once-counted projects and sums per category."""
-    cat = counting.category(counting.counts_as(as_of)).label("cat")
+    # Per-project values in a subquery, grouped outside: PostgreSQL cannot match a GROUP BY
+    # expression that carries bound parameters (the as-of date) to the same one in SELECT.
+    per_project = select(
+        counting.category(counting.counts_as(as_of)).label("cat"), counting.once().label("once"),
+        Project.contracted_investment.label("inv"), counting.funds(as_of).label("funds"),
+        case((Project.increase_of_id.is_not(None), 1), else_=0).label("inc"),
+    ).where(conds).subquery()
+    c = per_project.c
     rows = db.session.execute(
-        select(cat, func.count(Project.id), func.sum(counting.once()),
-               func.coalesce(func.sum(Project.contracted_investment), 0),
-               func.coalesce(func.sum(counting.funds(as_of)), 0),
-               func.sum(case((Project.increase_of_id.is_not(None), 1), else_=0)))
-        .where(conds).group_by(cat)
+        select(c.cat, func.count(), func.sum(c.once), func.coalesce(func.sum(c.inv), 0),
+               func.coalesce(func.sum(c.funds), 0), func.sum(c.inc)).group_by(c.cat)
     ).all()
     out = Totals(rows=sum(int(r[1]) for r in rows), increases=sum(int(r[5] or 0) for r in rows))
     for r in rows:
