@@ -97,6 +97,10 @@ def db(app):
         {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": SASession}
     )
     limiter.reset()
+    # Report figures are cached by data version; rolled-back tests can repeat a version.
+    from tracker.reports.figures import clear_cache
+
+    clear_cache()
     try:
         yield _db
     finally:
