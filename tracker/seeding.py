@@ -635,7 +635,7 @@ def _load_projects(data: dict, ref: _Ref, users: dict[str, User], investors: dic
     )
     counts["milestones"] += sum(len(plans[p.name]) for p, _ in created)
     session.flush()
-    _start_progress([p for p, _ in created])
+    _start_progress([p for p, _ in created], plans)
     for project, row in created:
         ceremony = ceremony_of.get(project.name)
         record(None, ACTION, project, {
@@ -706,18 +706,26 @@ def _load_ceremonies(data: dict, ref: _Ref, projects: dict[str, Project], counts
                 }, project_id=signing.project_id)
 
 
-def _start_progress(projects: list[Project]) -> None:
-    """The seeded projects' stage history (from their milestones), lights, and their funds in
-    place as one record dated at the signing (as the migration did for existing projects)."""
+def _start_progress(projects: list[Project], plans: dict[str, dict[str, tuple[date | None, date | None]]]) -> None:
+    """The seeded projects' stage history (from their milestones) and lights, and their
+    funds in place as records: the seed gives a total, which arrives in equal parts on the
+    dates the project reached registration and each later stage (at the signing if it got
+    no further), so funds as of a past date tell the story the stages tell."""
     from tracker.funds.models import FundsRecord
     from tracker.progress import history, lights
 
     ids = [p.id for p in projects]
     history.backfill(db.session, ids)
     lights.refresh(db.session, ids)
-    db.session.add_all(FundsRecord(project_id=p.id, received_on=p.signed_on or today_local(), amount=p.funds_in_place,
-                                   note="启用分笔登记前的累计到位资金")
-                       for p in projects if p.funds_in_place and p.funds_in_place > 0)
+    for p in projects:
+        if not p.funds_in_place or p.funds_in_place <= 0:
+            continue
+        days = sorted({actual for code, (_planned, actual) in plans[p.name].items()
+                       if actual and code != "signed"}) or [p.signed_on or today_local()]
+        share = (p.funds_in_place / len(days)).quantize(Decimal("0.01"))
+        amounts = [share] * (len(days) - 1) + [p.funds_in_place - share * (len(days) - 1)]
+        db.session.add_all(FundsRecord(project_id=p.id, received_on=day, amount=amount, note="演示数据：分笔到位")
+                           for day, amount in zip(days, amounts, strict=True) if amount > 0)
     for p in projects:  # the Core updates above bypassed the ORM objects
         db.session.expire(p, ["stage_since", "due_on", "red_on"])
 
