@@ -1,0 +1,31 @@
+"""``flask progress refresh`` rebuilds a missing stage history and stale lights."""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import delete, select, update
+
+from tests import factories
+from tracker.progress.models import StageEvent
+from tracker.projects.models import Project
+
+
+def test_refresh_rebuilds_history_and_lights(app, db):
+    project = factories.make_project(stage="signed", signed_on=date(2020, 1, 1))
+    db.session.execute(delete(StageEvent).where(StageEvent.project_id == project.id))
+    db.session.execute(update(Project).where(Project.id == project.id).values(due_on=None, red_on=None))
+    db.session.commit()
+
+    result = app.test_cli_runner().invoke(args=["progress", "refresh"])
+
+    assert result.exit_code == 0, result.output
+    assert "stage history written for 1 project" in result.output
+    events = db.session.execute(select(StageEvent).where(StageEvent.project_id == project.id)).scalars().all()
+    assert [(e.to_stage, e.effective_on) for e in events] == [("signed", date(2020, 1, 1))]
+    db.session.expire_all()
+    refreshed = db.session.get(Project, project.id)
+    # signed → registered is due 3 months after signing, red after 6 (the default deadlines).
+    assert (refreshed.due_on, refreshed.red_on) == (date(2020, 4, 1), date(2020, 7, 1))
+
+    again = app.test_cli_runner().invoke(args=["progress", "refresh"])
+    assert "written for 0 project(s); lights changed on 0 project(s)" in again.output
