@@ -193,12 +193,16 @@ def totals(conds: Any, as_of: date | None = None) -> Totals:
     """One grouped query: rows, once-counted projects and sums per category."""
     # Per-project values in a subquery, grouped outside: PostgreSQL cannot match a GROUP BY
     # expression that carries bound parameters (the as-of date) to the same one in SELECT.
+    # The stage is read once per project (on an as-of date it is a subquery), categorised
+    # in a middle layer.
     per_project = select(
-        counting.category(counting.counts_as(as_of)).label("cat"), counting.once().label("once"),
+        counting.counts_as(as_of).label("stage"), counting.once().label("once"),
         Project.contracted_investment.label("inv"), counting.funds(as_of).label("funds"),
         case((Project.increase_of_id.is_not(None), 1), else_=0).label("inc"),
     ).where(conds).subquery()
-    c = per_project.c
+    p = per_project.c
+    categorised = select(counting.category(p.stage).label("cat"), p.once, p.inv, p.funds, p.inc).subquery()
+    c = categorised.c
     rows = db.session.execute(
         select(c.cat, func.count(), func.sum(c.once), func.coalesce(func.sum(c.inv), 0),
                func.coalesce(func.sum(c.funds), 0), func.sum(c.inc)).group_by(c.cat)

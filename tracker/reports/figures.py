@@ -271,22 +271,27 @@ def _compliance(user: Any, q: ReportQuery) -> list[tuple[int, int, int, int, int
     reached on or before it. Not due: a paused project's open milestones (a paused project
     is not late) and the open milestone of a stage the project went past (skipped)."""
     ref = q.ref_date
-    stage_now = counting.counts_as(q.as_of)
     order = _stage_order()
-    ms_order = case(*((Milestone.stage == code, n) for code, n in order.items()), else_=99)
-    now_order = case(*((stage_now == code, n) for code, n in order.items()), else_=-1)
-    actual = case((Milestone.actual_on <= ref, Milestone.actual_on), else_=None)
-    met = and_(actual.is_not(None), actual <= Milestone.planned_on)
-    open_ok = and_(actual.is_(None), Project.stage != "paused", now_order < ms_order)
-    per = (
+    # Inner layer: one row per due milestone with the project's stage read once (on an
+    # as-of date a subquery); the outer layers decide met / due from plain columns.
+    per_milestone = (
         select(Project.unit_id, Project.industry_id, Investor.source_region_id.label("region_id"),
-               _band().label("band"), case((met, 1), else_=0).label("met"),
-               case((or_(met, actual.is_not(None), open_ok), 1), else_=0).label("due"))
+               _band().label("band"), counting.counts_as(q.as_of).label("stage_now"),
+               (Project.stage == "paused").label("paused"), Milestone.stage.label("ms_stage"),
+               case((Milestone.actual_on <= ref, Milestone.actual_on), else_=None).label("actual"),
+               Milestone.planned_on)
         .join(Project, Project.id == Milestone.project_id)
         .join(Investor, Investor.id == Project.investor_id)
         .where(*_scope_conditions(user, q), Milestone.planned_on.is_not(None), Milestone.planned_on <= ref,
                counting.first_signing())
     ).subquery()
+    m = per_milestone.c
+    ms_order = case(*((m.ms_stage == code, n) for code, n in order.items()), else_=99)
+    now_order = case(*((m.stage_now == code, n) for code, n in order.items()), else_=-1)
+    met = and_(m.actual.is_not(None), m.actual <= m.planned_on)
+    open_ok = and_(m.actual.is_(None), m.paused.is_(False), now_order < ms_order)
+    per = select(m.unit_id, m.industry_id, m.region_id, m.band, case((met, 1), else_=0).label("met"),
+                 case((or_(m.actual.is_not(None), open_ok), 1), else_=0).label("due")).subquery()
     c = per.c
     return [tuple(int(v or 0) for v in r) for r in db.session.execute(
         select(c.unit_id, c.industry_id, c.region_id, c.band, func.sum(c.due), func.sum(c.met))
