@@ -651,6 +651,29 @@ def _load_projects(data: dict, ref: _Ref, users: dict[str, User], investors: dic
     return projects
 
 
+TARGET_FIGURES = ("projects_10yi", "projects_10yi_yrd", "investment", "started", "funds")
+
+
+def _load_targets(data: dict, ref: _Ref, counts: dict[str, int]) -> None:
+    """Yearly unit targets, through the targets operation (its checks, an audit entry);
+    a unit's existing target for the year is left as it is."""
+    from tracker.targets.models import UnitTarget
+    from tracker.targets.operations import TargetError, save_target
+
+    for row in _rows(data, "targets"):
+        _check("target", row, ("unit", "year", *TARGET_FIGURES), ("sources", "invented"))
+        unit = ref.unit("target", row)
+        year = row["year"]
+        if db.session.execute(select(UnitTarget.id).where(UnitTarget.unit_id == unit.id,
+                                                          UnitTarget.year == year)).first():
+            continue
+        try:
+            save_target(None, unit, year, {name: row[name] for name in TARGET_FIGURES}, None)
+        except TargetError as err:
+            raise SeedError(f"{_label('target', row)}: {err}") from None
+        counts["targets"] += 1
+
+
 def _load_ceremonies(data: dict, ref: _Ref, projects: dict[str, Project], counts: dict[str, int]) -> None:
     session = db.session
     rows = _rows(data, "ceremonies")  # checked by _ceremony_of
@@ -739,12 +762,13 @@ def load_demo(seed_dir: str | Path | None = None) -> dict[str, int]:
     counts, ref = _load_reference(seed_dir)
     data = _read("demo.yaml", seed_dir)
     counts.update({"users": 0, "investors": 0, "projects": 0, "milestones": 0, "ceremonies": 0,
-                   "signings": 0})
+                   "signings": 0, "targets": 0})
     users = _load_users(data, ref, counts)
     investors = _load_investors(data, ref, counts)
     projects = _load_projects(data, ref, users, investors, counts)
     _load_ceremonies(data, ref, projects, counts)
+    _load_targets(data, ref, counts)
     db.session.flush()
     order = ("units", "industries", "source_regions", "platforms", "users", "investors",
-             "projects", "milestones", "ceremonies", "signings", "updated")
+             "projects", "milestones", "ceremonies", "signings", "targets", "updated")
     return {key: counts[key] for key in order}
