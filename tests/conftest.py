@@ -172,4 +172,10 @@ def committed_db(app):
             else:
                 for t in tables:
                     conn.execute(text(f'DELETE FROM "{t}"'))
+            # Reference rows the migrations seed, which every later test expects.
+            from tracker.progress.models import DEFAULT_DEADLINES, StageDeadline
+
+            conn.execute(StageDeadline.__table__.insert(), [
+                {"stage": stage, "yellow_months": y, "red_months": r, "version_id": 1}
+                for stage, (y, r) in DEFAULT_DEADLINES.items()])
         ctx.pop()

@@ -33,10 +33,24 @@ def counts_as(as_of: date | None = None) -> Any:
     an as-of date before the project existed."""
     if as_of is None:
         return case((Project.stage == "paused", Project.paused_from_stage), else_=Project.stage)
+    return _on(StageEvent.counts_as, as_of)
+
+
+def state_on(as_of: date | None = None) -> Any:
+    """The project's state (``paused`` and ``terminated`` as such) now or on ``as_of``."""
+    return Project.stage if as_of is None else _on(StageEvent.to_stage, as_of)
+
+
+def _on(column: Any, as_of: date) -> Any:
+    """``column`` of the project's last *recorded* event among those effective on or before
+    ``as_of``. Recording order, not the effective dates, decides between them: a correction,
+    pause or termination may be dated before the move it follows (a correction back to the
+    stage's real date), and the last recorded event is always the current state, so the
+    stage on any date after the last change is the current stage."""
     event = aliased(StageEvent)
-    return (select(event.counts_as)
+    return (select(getattr(event, column.key))
             .where(event.project_id == Project.id, event.effective_on <= as_of)
-            .order_by(event.effective_on.desc(), event.id.desc())
+            .order_by(event.id.desc())
             .limit(1).correlate(Project).scalar_subquery())
 
 

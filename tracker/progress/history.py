@@ -53,16 +53,19 @@ def record_move(project: Any, *, kind: str, from_stage: str | None, to_stage: st
     from tracker.workflow.models import Milestone
 
     target_actual = paused_on = None
-    if kind == "back":
-        target_actual = db.session.execute(sa.select(Milestone.actual_on).where(
-            Milestone.project_id == project.id, Milestone.stage == to_stage)).scalar_one_or_none()
-        if to_stage == "signed":
-            target_actual = project.signed_on
-    elif kind == "resume":
-        paused_on = db.session.execute(
-            sa.select(StageEvent.effective_on).where(StageEvent.project_id == project.id,
-                                                     StageEvent.to_stage == "paused")
-            .order_by(StageEvent.effective_on.desc(), StageEvent.id.desc()).limit(1)).scalar_one_or_none()
+    # No autoflush: the caller's pending changes to the project and the new stage_since go
+    # out in one UPDATE (one version bump per move).
+    with db.session.no_autoflush:
+        if kind == "back":
+            target_actual = db.session.execute(sa.select(Milestone.actual_on).where(
+                Milestone.project_id == project.id, Milestone.stage == to_stage)).scalar_one_or_none()
+            if to_stage == "signed":
+                target_actual = project.signed_on
+        elif kind == "resume":
+            paused_on = db.session.execute(
+                sa.select(StageEvent.effective_on).where(StageEvent.project_id == project.id,
+                                                         StageEvent.to_stage == "paused")
+                .order_by(StageEvent.id.desc()).limit(1)).scalar_one_or_none()
     since = next_stage_since(kind=kind, effective_on=effective_on, current_since=project.stage_since,
                              target_actual_on=target_actual, paused_on=paused_on)
     if since != project.stage_since:
@@ -133,7 +136,10 @@ def _history(p: Any, requests: list[Any], actual: dict[str, date]) -> list[dict[
     request (from the milestones' actual dates), then one per approved request."""
     created = _day(p.created_at) or date.today()
     start = requests[0].from_stage if requests else p.stage
-    reached = p.paused_from_stage if start == "paused" else start
+    reached = start
+    if start == "paused":  # paused from: what a first resume returns to, else what is stored
+        resumed_to = requests[0].to_stage if requests and requests[0].kind == "resume" else None
+        reached = resumed_to or p.paused_from_stage or "signed"
     events: list[dict[str, Any]] = []
     last = created
 
@@ -156,6 +162,8 @@ def _history(p: Any, requests: list[Any], actual: dict[str, date]) -> list[dict[
     if start in ("paused", "terminated") and not requests:
         on = _day(p.updated_at) or last
         add("backfill", events[-1]["to_stage"], start, on, paused_from=p.paused_from_stage)
+    elif start == "paused":  # paused before the first request, on an unknown day
+        add("backfill", events[-1]["to_stage"], "paused", last, paused_from=reached)
     for r in requests:
         add(r.kind, r.from_stage, r.to_stage, r.actual_date, r.id, r.decided_by_id,
             paused_from=r.from_stage if r.to_stage == "paused" else None)

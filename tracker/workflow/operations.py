@@ -321,6 +321,10 @@ def _apply(project: Project, req: StageRequest) -> dict[str, list[Any]]:
         setf("status_reason", req.reason)
     project.stage = req.to_stage
     project.updated_at = utcnow()
+    # Before anything below queries (and so flushes): every change to the project row goes
+    # out in one UPDATE, so approving bumps its version exactly once.
+    history.record_move(project, kind=move.kind, from_stage=req.from_stage, to_stage=req.to_stage,
+                        effective_on=req.actual_date, request_id=req.id, actor_id=req.decided_by_id)
 
     if req.to_stage in MAIN_CODES and move.kind in stages.FORWARD_KINDS:
         if req.to_stage == "signed" and project.signed_on is None:
@@ -341,8 +345,6 @@ def _apply(project: Project, req: StageRequest) -> dict[str, list[Any]]:
         # offering the value the correction was about (the audit keeps the old one).
         for _stage, requirement in cleared_on_correction(req.to_stage):
             setf(requirement.project_field, None)
-    history.record_move(project, kind=move.kind, from_stage=req.from_stage, to_stage=req.to_stage,
-                        effective_on=req.actual_date, request_id=req.id, actor_id=req.decided_by_id)
     lights.refresh_project(project)
     db.session.flush()
     return changes
