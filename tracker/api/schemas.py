@@ -16,9 +16,10 @@ from typing import Any, Literal
 
 from flask import request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ConfigDict, Field
 
-from tracker.core.input import InputError, flatten, unflatten_errors
+from tracker.core.input import Day, InputError, Integer, Line, Schema, flatten, unflatten_errors
 from tracker.workflow.stages import BY_CODE, CODES, MILESTONE_CODES, MOVE_KINDS, REQUEST_STATUSES
 
 
@@ -422,3 +423,46 @@ def ceremony(c: Any, full: Callable[[Any], bool] = lambda project: True) -> dict
 def page_body(page: Any, items: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     return {"items": items, "page": page.page, "per_page": page.per_page, "pages": page.pages,
             "total": page.total, **extra}
+
+
+# --- The summary (GET /reports/summary) ----------------------------------------------------
+
+
+class SummaryQuery(Schema):
+    """``GET /api/v1/reports/summary``: a signing year, optionally one unit and an as-of date."""
+
+    year: Integer(minimum=1990, maximum=2100, required=_l("请填写签约年份，例如 year=2024。"),
+                  description=_l("签约年份（必填）"))
+    unit: Line(80, description=_l("落户地单位名称（中文名或英文名）；不填为本人范围内的全部单位"))
+    as_of: Day(description=_l("统计截止日（YYYY-MM-DD）：阶段与到位资金按该日计；不填或不早于今天按今天计"))
+
+
+Fraction = Field(ge=0, le=1, description="0–1 的比率；分母为 0 时为 null")
+
+
+class SummaryRates(Out):
+    landing: float | None = Fraction
+    construction: float | None = Fraction
+    production: float | None = Fraction
+    funds_in_place: float | None = Field(ge=0, description="实际到位资金 / 协议投资额（到位超过协议额时可大于 1）；"
+                                                           "协议投资额为 0 时为 null")
+    compliance: float | None = Fraction
+
+
+class SummaryOut(Out):
+    year: int
+    unit: Named | None = Field(description="所选单位；null 为本人范围内的全部单位")
+    as_of: date = Field(description="统计截止日（阶段按该日计）")
+    signed: int = Field(ge=0, description="该年签约项目数（每个项目计一次，增资不计；含已终止）")
+    by_stage: dict[str, int] = Field(description="阶段代码 → 项目数（暂缓按暂缓前阶段计，终止计入 terminated）")
+    contracted_investment: str = Money
+    funds_in_place: str = Money
+    rates: SummaryRates
+
+
+def summary(values: dict[str, Any], *, year: int, unit: Any, as_of: date) -> dict[str, Any]:
+    return dump(SummaryOut, {
+        "year": year, "unit": named(unit), "as_of": as_of, "signed": values["signed"],
+        "by_stage": dict(values["by_stage"]), "contracted_investment": money(values["contracted_investment"]),
+        "funds_in_place": money(values["funds_in_place"]), "rates": dict(values["rates"]),
+    })

@@ -433,3 +433,40 @@ def put_ceremony_projects(ceremony_id: int):
     except IntegrityError:
         raise ApiError(409, _("保存冲突：某个项目刚在另一场签约仪式签约，请重新获取后再试。")) from None
     return jsonify(out.ceremony(ceremony))
+
+
+# --- Reports --------------------------------------------------------------------------------
+
+
+def _summary_unit(name: str | None) -> Unit | None:
+    """The unit named ``name`` (its Chinese or English name, any case): 422 when no unit has
+    that name, 404 when it is another unit than the caller's scope allows (as for records)."""
+    if not name:
+        return None
+    found = db.session.execute(
+        select(Unit).where((func.lower(Unit.name) == name.lower()) | (func.lower(Unit.name_en) == name.lower()))
+        .order_by(Unit.id)).scalars().all()
+    if not found:
+        raise invalid({"unit": _("没有名为“%(name)s”的单位（请填写单位的中文名或英文名）。", name=name[:40])})
+    mine = [u for u in found if in_scope(current_user, u.id)]
+    if not mine:
+        raise ApiError(404, _("找不到该单位。"))
+    return mine[0]
+
+
+@operation("/reports/summary", "GET", "reportSummary",
+           "某年签约项目的汇总：项目数、各阶段数、协议投资额、到位资金和五项比率（本人范围内，可按单位和统计截止日）",
+           out.SummaryOut, query=out.SummaryQuery, errors=(403, 404, 422))
+def report_summary():
+    """Counting rules: ``tracker.progress.counting`` (once per project, 增资 only in the sums,
+    paused at the stage paused from, terminated in the denominators only)."""
+    from tracker.core.formatting import today_local
+    from tracker.reports.figures import summary, year_query
+
+    require("reports.view")
+    query = _validated(out.SummaryQuery, request.args.to_dict())
+    unit = _summary_unit(query.unit)
+    today = today_local()
+    as_of = query.as_of if query.as_of and query.as_of < today else None
+    q = year_query(query.year, as_of=as_of, unit=unit.id if unit else None)
+    return jsonify(out.summary(summary(current_user, q), year=query.year, unit=unit, as_of=as_of or today))

@@ -213,7 +213,7 @@ def _timeout(key: str, default: float) -> float:
         return default
 
 
-def _render(template: str, timeout: float, **context: Any) -> RenderResult:
+def render_document(template: str, timeout: float, **context: Any) -> RenderResult:
     # Briefs are official Chinese documents: their labels are Chinese whatever the UI language.
     with force_locale("zh_CN"):
         html = render_template(template, **context)
@@ -233,7 +233,7 @@ def _render(template: str, timeout: float, **context: Any) -> RenderResult:
 def brief_pdf(project: Project, *, bilingual: bool = False, milestones=None, user: Any = None,
               internal: bool = False) -> RenderResult:
     brief = project_brief(project, milestones=milestones)
-    return _render("briefs/brief_pdf.html", _timeout("BRIEF_RENDER_TIMEOUT", DEFAULT_BRIEF_TIMEOUT),
+    return render_document("briefs/brief_pdf.html", _timeout("BRIEF_RENDER_TIMEOUT", DEFAULT_BRIEF_TIMEOUT),
                    brief=brief, h=helpers(user, internal=internal), bilingual=bilingual)
 
 
@@ -248,7 +248,7 @@ def ceremony_booklet(ceremony: Ceremony) -> content.Booklet:
 def booklet_pdf(ceremony: Ceremony, booklet: content.Booklet | None = None, *, user: Any = None,
                 internal: bool = False) -> RenderResult:
     booklet = ceremony_booklet(ceremony) if booklet is None else booklet
-    return _render("briefs/booklet_pdf.html", _timeout("BOOKLET_RENDER_TIMEOUT", DEFAULT_BOOKLET_TIMEOUT),
+    return render_document("briefs/booklet_pdf.html", _timeout("BOOKLET_RENDER_TIMEOUT", DEFAULT_BOOKLET_TIMEOUT),
                    booklet=booklet, h=helpers(user, internal=internal), bilingual=False)
 
 
@@ -260,7 +260,7 @@ def order_booklet(ceremony: Ceremony) -> content.Booklet:
 def order_pdf(ceremony: Ceremony, booklet: content.Booklet | None = None, *, user: Any = None,
               internal: bool = False) -> RenderResult:
     booklet = order_booklet(ceremony) if booklet is None else booklet
-    return _render("briefs/order_pdf.html", _timeout("BRIEF_RENDER_TIMEOUT", DEFAULT_BRIEF_TIMEOUT),
+    return render_document("briefs/order_pdf.html", _timeout("BRIEF_RENDER_TIMEOUT", DEFAULT_BRIEF_TIMEOUT),
                    booklet=booklet, h=helpers(user, internal=internal), bilingual=False)
 
 

@@ -222,7 +222,7 @@ class Cell:
     funds: Decimal
 
 
-def _scope_conditions(user: Any, q: ReportQuery) -> list[Any]:
+def scope_conditions(user: Any, q: ReportQuery) -> list[Any]:
     conds: list[Any] = [scope_filter(user, Project.unit_id), Project.is_archived.is_(False),
                         Project.signed_on.is_not(None)]
     conds += counting.period(q.start, q.end, q.as_of)
@@ -250,7 +250,7 @@ def _cube(user: Any, q: ReportQuery) -> list[Cell]:
                _band().label("band"), counting.counts_as(q.as_of).label("stage"), counting.once().label("once"),
                Project.contracted_investment.label("inv"), counting.funds(q.as_of).label("funds"))
         .join(Investor, Investor.id == Project.investor_id)
-        .where(*_scope_conditions(user, q))
+        .where(*scope_conditions(user, q))
     ).subquery()
     c = per_project.c
     rows = db.session.execute(
@@ -272,18 +272,24 @@ def _compliance(user: Any, q: ReportQuery) -> list[tuple[int, int, int, int, int
     is not late) and the open milestone of a stage the project went past (skipped)."""
     ref = q.ref_date
     order = _stage_order()
-    # Inner layer: one row per due milestone with the project's stage read once (on an
-    # as-of date a subquery); the outer layers decide met / due from plain columns.
-    per_milestone = (
-        select(Project.unit_id, Project.industry_id, Investor.source_region_id.label("region_id"),
+    # The projects with their stage read once each (on an as-of date two subqueries), in a
+    # MATERIALIZED CTE so the database does not re-run those subqueries per milestone; the
+    # outer layers decide met / due from plain columns.
+    projects = (
+        select(Project.id, Project.unit_id, Project.industry_id, Investor.source_region_id.label("region_id"),
                _band().label("band"), counting.counts_as(q.as_of).label("stage_now"),
-               (Project.stage == "paused").label("paused"), Milestone.stage.label("ms_stage"),
+               (counting.state_on(q.as_of) == "paused").label("paused"))
+        .join(Investor, Investor.id == Project.investor_id)
+        .where(*scope_conditions(user, q), counting.first_signing())
+    ).cte("compliance_projects").prefix_with("MATERIALIZED")
+    p = projects.c
+    per_milestone = (
+        select(p.unit_id, p.industry_id, p.region_id, p.band, p.stage_now, p.paused,
+               Milestone.stage.label("ms_stage"),
                case((Milestone.actual_on <= ref, Milestone.actual_on), else_=None).label("actual"),
                Milestone.planned_on)
-        .join(Project, Project.id == Milestone.project_id)
-        .join(Investor, Investor.id == Project.investor_id)
-        .where(*_scope_conditions(user, q), Milestone.planned_on.is_not(None), Milestone.planned_on <= ref,
-               counting.first_signing())
+        .select_from(Milestone).join(projects, p.id == Milestone.project_id)
+        .where(Milestone.planned_on.is_not(None), Milestone.planned_on <= ref)
     ).subquery()
     m = per_milestone.c
     ms_order = case(*((m.ms_stage == code, n) for code, n in order.items()), else_=99)
@@ -298,7 +304,7 @@ def _compliance(user: Any, q: ReportQuery) -> list[tuple[int, int, int, int, int
         .group_by(c.unit_id, c.industry_id, c.region_id, c.band)).all()]
 
 
-def _lights(user: Any, q: ReportQuery) -> list[tuple[int, int, int, int, int, int]]:
+def light_rows(user: Any, q: ReportQuery) -> list[tuple[int, int, int, int, int, int]]:
     """(unit, industry, region, band, red, yellow): the period's projects lit today."""
     today = today_local()
     red = lit_condition(Project, today, "red")
@@ -306,7 +312,7 @@ def _lights(user: Any, q: ReportQuery) -> list[tuple[int, int, int, int, int, in
         select(Project.unit_id, Project.industry_id, Investor.source_region_id.label("region_id"),
                _band().label("band"), case((red, 1), else_=0).label("red"))
         .join(Investor, Investor.id == Project.investor_id)
-        .where(*_scope_conditions(user, q), lit_condition(Project, today), counting.first_signing())
+        .where(*scope_conditions(user, q), lit_condition(Project, today), counting.first_signing())
     ).subquery()
     c = per.c
     return [(r[0], r[1], r[2], int(r[3]), int(r[4] or 0), int(r[5]) - int(r[4] or 0)) for r in db.session.execute(
@@ -390,7 +396,7 @@ def _build_report(user: Any, q: ReportQuery) -> Report:
     from tracker.core.formatting import ref_name
 
     cells = _cube(user, q)
-    g = _Grouper(cells, _compliance(user, q), _lights(user, q), _yrd_ids())
+    g = _Grouper(cells, _compliance(user, q), light_rows(user, q), _yrd_ids())
     everything = g.figures(lambda *_: True)
     units = [u for u in _named(Unit, {c.unit_id for c in cells})]
     by_unit = [Breakdown(u.id, ref_name(u), g.figures(lambda un, *_r, uid=u.id: un == uid), q.list_args(unit=u.id))
@@ -486,7 +492,7 @@ def _signings_by_quarter(user: Any, q: ReportQuery, quarters: int) -> list[Quart
     per = (select(year_expr.label("y"), month_expr.label("m"), counting.once().label("once"),
                   Project.contracted_investment.label("inv"))
            .join(Investor, Investor.id == Project.investor_id)
-           .where(*_scope_conditions(user, wide), counting.counts_as(q.as_of) != "negotiating")).subquery()
+           .where(*scope_conditions(user, wide), counting.counts_as(q.as_of) != "negotiating")).subquery()
     c = per.c
     found: dict[tuple[int, int], tuple[int, Decimal]] = defaultdict(lambda: (0, Decimal(0)))
     for yy, mm, n, inv in db.session.execute(
@@ -624,7 +630,10 @@ def data_version() -> tuple:
 
 
 def _cached(key: Any, build: Callable[[], Any]) -> Any:
-    full = (key, data_version())
+    from flask_babel import get_locale
+
+    # The locale too: breakdown labels are names in the UI language.
+    full = (key, data_version(), str(get_locale()))
     with _LOCK:
         if full in _CACHE:
             _CACHE.move_to_end(full)
