@@ -63,20 +63,21 @@ def test_form_small_investment_asks_to_confirm_and_keeps_input(client, login_as,
     assert _saved(db, "台州测试新能源项目").contracted_investment == Decimal("5.20")
 
 
-def test_form_funds_above_investment_warns_on_edit(client, login_as, staff, ref, db):
+def test_form_edit_refuses_funds_in_place(client, login_as, staff, ref, db):
+    """实际到位资金 is the funds records' sum (tests/test_funds.py checks the confirmation
+    when a record takes it above the investment): the edit form neither shows nor sets it."""
     project = make_project(unit=ref.huangyan, name="到位资金项目", contracted_investment=Decimal("20000"))
     login_as(staff)
     page = client.get(f"/projects/{project.id}/edit").get_data(as_text=True)
     assert 'name="contracted_investment_unit"' in page
+    assert 'name="funds_in_place"' not in page
     data = form_data(ref, name="到位资金项目", investor_name=project.investor.name,
                      contracted_investment="20000", funds_in_place="30000", version=str(project.version_id))
     data.pop("stage")
-    resp = client.post(f"/projects/{project.id}/edit", data=data)
-    assert resp.status_code == 422
-    assert "大于协议投资额" in resp.get_data(as_text=True)
     resp = client.post(f"/projects/{project.id}/edit", data={**data, "confirm_amounts": "y"})
-    assert resp.status_code == 302
-    assert _saved(db, "到位资金项目").funds_in_place == Decimal("30000.00")
+    assert resp.status_code == 422
+    assert "到位资金记录的合计" in resp.get_data(as_text=True)
+    assert _saved(db, "到位资金项目").funds_in_place == Decimal("0.00")
 
 
 # --- The API -----------------------------------------------------------------------------------

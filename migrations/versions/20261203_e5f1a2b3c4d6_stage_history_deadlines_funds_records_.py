@@ -84,7 +84,7 @@ def upgrade():
     sa.Column('recorded_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', tracker.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('amount > 0', name=op.f('ck_funds_record_amount_positive')),
-    sa.ForeignKeyConstraint(['attachment_id'], ['attachment.id'], name=op.f('fk_funds_record_attachment_id_attachment')),
+    sa.ForeignKeyConstraint(['attachment_id'], ['attachment.id'], name=op.f('fk_funds_record_attachment_id_attachment'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['project_id'], ['project.id'], name=op.f('fk_funds_record_project_id_project'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['recorded_by_id'], ['user.id'], name=op.f('fk_funds_record_recorded_by_id_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_funds_record'))

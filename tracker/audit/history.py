@@ -55,6 +55,8 @@ ACTION_TITLES: dict[str, Any] = {
     "attachment.create": _l("上传附件"),
     "attachment.upload": _l("上传附件"),
     "attachment.delete": _l("删除附件"),
+    "funds.create": _l("登记到位资金"),
+    "funds.delete": _l("删除到位资金记录"),
     "ceremony.add_project": _l("列入签约仪式"),
     "ceremony.remove_project": _l("移出签约仪式"),
     "ceremony.update_signatories": _l("修改签约人"),

@@ -31,7 +31,7 @@ class FundsRecord(db.Model):
     note: Mapped[str] = mapped_column(Text, default="")
     # What proves it: a bank slip or report number typed in, and/or an uploaded scan.
     evidence: Mapped[str] = mapped_column(String(200), default="")
-    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id"), nullable=True)
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id", ondelete="SET NULL"), nullable=True)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True)
     recorded_by: Mapped[User | None] = relationship()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

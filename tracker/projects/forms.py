@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
@@ -37,7 +38,9 @@ class ProjectForm(FlaskForm):
     contracted_investment = _amount(_l("协议投资额（万元）"))
     fixed_asset_investment = _amount(_l("固定资产投资（万元）"))
     foreign_investment_usd = _amount(_l("外资（万美元）"))
-    funds_in_place = _amount(_l("实际到位资金（万元）"))
+    # New projects only: the funds already in place become the first funds record; after that
+    # the project page records them one by one (tracker.funds) and the edit form has no field.
+    funds_in_place = _amount(_l("已到位资金（万元）"))
     land_area_mu = _amount(_l("用地面积（亩）"))
     content = TextAreaField(_l("建设内容"))
     expected_output = _amount(_l("达产后年产值（万元）"))
@@ -48,6 +51,7 @@ class ProjectForm(FlaskForm):
     is_provincial_major = BooleanField(_l("省重大产业项目"))
     is_qianxiang_wanyi = BooleanField(_l("千项万亿"))
     is_yrd_major = BooleanField(_l("长三角重大项目库"))
+    increase_of = StringField(_l("增资项目（原项目名称）"), render_kw={"maxlength": 100, "autocomplete": "off"})
     version = HiddenField()
     contracted_investment_unit = _unit(_l("协议投资额单位"))
     fixed_asset_investment_unit = _unit(_l("固定资产投资单位"))
@@ -59,10 +63,25 @@ class ProjectForm(FlaskForm):
 
     schema = ProjectCreate  # marks the required fields (the asterisk)
 
+    def __init__(self, *args, obj=None, **kwargs):
+        super().__init__(*args, obj=obj, **kwargs)
+        # Editing: the 增资 link shows as the original project's name (the form types names).
+        original_id = getattr(obj, "increase_of_id", None)
+        if obj is not None and original_id and not self.increase_of.data:
+            from tracker.extensions import db
+            from tracker.projects.models import Project
+
+            self.increase_of.data = db.session.execute(
+                select(Project.name).where(Project.id == original_id)).scalar_one_or_none() or ""
+
 
 FIELD_LABELS = {name: getattr(ProjectForm, name).args[0] for name in PROJECT_FIELDS}
 FIELD_LABELS.update(
     investor_id=_l("投资方"), stage=_l("阶段"), is_archived=_l("已归档"),
+    funds_in_place=_l("实际到位资金（万元）"), increase_of=_l("增资项目（原项目）"),
+    # A funds record's entries (tracker.funds) on the project's timeline.
+    received_on=_l("到账日期"), amount=_l("到位金额（万元）"), evidence=_l("凭证"), note=_l("说明"),
+    attachment=_l("凭证扫描件"), confirmed_above_investment=_l("已确认超过协议投资额"),
 )
 
 __all__ = ["FIELD_LABELS", "PROJECT_FIELDS", "ProjectForm"]

@@ -95,20 +95,67 @@ def _uscc_owner(uscc: str, unit_id: int) -> Investor | None:
 
 
 def create_project(actor, values: dict[str, Any], investor_values: dict[str, Any], stage: str) -> Project:
+    """A new project. ``values`` may carry ``funds_in_place`` (funds already in place: the
+    first funds record) and ``increase_of`` (the name of the project it adds capital to)."""
+    from tracker.funds.operations import add_opening_funds
+
+    opening = values.get("funds_in_place")
+    increase_name = values.get("increase_of")
     values = _normalise({k: values[k] for k in PROJECT_FIELDS if k in values})
     if _name_taken(values["name"], values["unit_id"], None):
         raise FieldErrors({"name": _name_taken_message()})
+    original = _resolve_increase(actor, increase_name, values["unit_id"], None, values.get("signed_on"))
     investor = resolve_investor(actor, unit_id=values["unit_id"], **investor_values)
     project = Project(**values, investor=investor, stage=stage, created_by_id=actor.id,
-                      stage_since=history.first_stage_since(stage, values.get("signed_on"), today_local()))
+                      stage_since=history.first_stage_since(stage, values.get("signed_on"), today_local()),
+                      increase_of_id=original.id if original else None)
     db.session.add(project)
     db.session.flush()
     plan = start_progress(project, actor.id)
     snapshot = {k: jsonable(v) for k, v in values.items() if v not in (None, "", False)}
     if plan:
         snapshot["planned"] = {code: jsonable(day) for code, day in plan.items()}
+    if original is not None:
+        snapshot["increase_of"] = original.name
     record(actor, "project.create", project, {**snapshot, "stage": stage, "investor": investor.name})
+    add_opening_funds(actor, project, opening)
     return project
+
+
+def _resolve_increase(actor, name: str | None, unit_id: int, project: Project | None,
+                      signed_on: Any) -> Project | None:
+    """The original project of a 增资 named ``name``: an earlier project of the same unit (in
+    the actor's scope), not ``project`` itself, not an increase itself, not archived.
+    Raises FieldErrors on ``increase_of``; None when no name is given."""
+    name = (name or "").strip()
+    if not name:
+        return None
+    original = db.session.execute(
+        select(Project).where(Project.unit_id == unit_id, func.lower(Project.name) == name.lower())
+    ).scalar_one_or_none()
+    if original is None or (actor is not None and not in_scope(actor, original.unit_id)):
+        raise FieldErrors({"increase_of": _("所选落户地没有名为“%(name)s”的项目：请填写原项目的完整名称"
+                                            "（须与本项目同一落户地）。", name=name[:40])})
+    if project is not None and original.id == project.id:
+        raise FieldErrors({"increase_of": _("原项目不能是本项目。")})
+    if original.increase_of_id is not None:
+        raise FieldErrors({"increase_of": _("“%(name)s”本身是增资项目，请填写最初签约的原项目。",
+                                            name=original.name)})
+    if original.is_archived:
+        raise FieldErrors({"increase_of": _("原项目“%(name)s”已归档，请先恢复。", name=original.name)})
+    if project is not None and db.session.execute(
+            select(Project.id).where(Project.increase_of_id == project.id).limit(1)).first() is not None:
+        raise FieldErrors({"increase_of": _("已有项目登记为本项目的增资，本项目不能再作为其他项目的增资。")})
+    if signed_on and original.signed_on and original.signed_on > signed_on:
+        raise FieldErrors({"increase_of": _("原项目“%(name)s”的签约日期（%(d)s）晚于本项目：增资项目应在原项目之后签约。",
+                                            name=original.name, d=original.signed_on.isoformat())})
+    return original
+
+
+def _project_name(project_id: int | None) -> str | None:
+    if project_id is None:
+        return None
+    return db.session.execute(select(Project.name).where(Project.id == project_id)).scalar_one_or_none()
 
 
 def start_progress(project: Project, actor_id: int | None) -> dict[str, Any]:
@@ -133,11 +180,23 @@ def update_project(actor, project: Project, values: dict[str, Any], investor_val
         raise ArchivedProject()
     if expected_version is None or project.version_id != expected_version:
         raise StaleEdit()
+    has_increase = "increase_of" in values
+    increase_name = values.get("increase_of")
     values = _normalise({k: values[k] for k in PROJECT_FIELDS if k in values})
     unit_id = values.get("unit_id", project.unit_id)
     if _name_taken(values.get("name", project.name), unit_id, project.id):
         raise FieldErrors({"name": _name_taken_message()})
     changes = diff(project, list(values), values)
+    increase_of_id = project.increase_of_id
+    if not has_increase and project.increase_of_id is not None and (
+            unit_id != project.unit_id or values.get("signed_on", project.signed_on) != project.signed_on):
+        # The link is kept: check it still holds for the new unit and signing date.
+        has_increase, increase_name = True, _project_name(project.increase_of_id)
+    if has_increase:
+        original = _resolve_increase(actor, increase_name, unit_id, project, values.get("signed_on", project.signed_on))
+        increase_of_id = original.id if original else None
+        if increase_of_id != project.increase_of_id:
+            changes["increase_of"] = [_project_name(project.increase_of_id), original.name if original else None]
     if investor_values["name"].lower() != project.investor.name.lower() or (
         investor_values.get("uscc") and investor_values["uscc"] != project.investor.uscc
     ) or project.investor.unit_id != unit_id:  # moved to another unit: that unit's record
@@ -155,6 +214,8 @@ def update_project(actor, project: Project, values: dict[str, Any], investor_val
     old_signed_on = project.signed_on
     for key, value in values.items():
         setattr(project, key, value)
+    if increase_of_id != project.increase_of_id:
+        project.increase_of_id = increase_of_id
     project.updated_at = utcnow()
     if project.signed_on != old_signed_on:
         history.redate_signing(project, old_signed_on)

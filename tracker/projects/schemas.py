@@ -22,6 +22,7 @@ from tracker.core.input import (
     Flag,
     InputError,
     Integer,
+    Line,
     OneOf,
     Pattern,
     Phone,
@@ -95,7 +96,10 @@ class ProjectFields(Schema):
     contracted_investment: Amount(required=_l("请填写协议投资额。"), description=_l("协议投资额（万元）"))
     fixed_asset_investment: Amount(description=_l("固定资产投资（万元）"))
     foreign_investment_usd: Amount(description=_l("外资（万美元）"))
-    funds_in_place: Amount(description=_l("实际到位资金（万元）"))
+    # Only a new project's opening amount (its first funds record); afterwards the records
+    # on the project page keep the sum (``tracker.funds``), so an edit refuses it.
+    funds_in_place: Amount(description=_l("已到位资金（万元）：仅新建项目时可填，记为第一笔到位资金；"
+                                          "此后在项目页面逐笔登记（修改时不能直接改）"))
     land_area_mu: Amount(maximum=MAX_LAND_MU, description=_l("用地面积（亩）"))
     content: Text(2000, description=_l("建设内容"))
     expected_output: Amount(description=_l("达产后年产值（万元）"))
@@ -155,10 +159,11 @@ class ProjectFields(Schema):
         return values
 
     def project_values(self) -> dict[str, Any]:
-        """The Project columns this input may set (nothing else is assignable)."""
+        """The Project columns this input may set (nothing else is assignable), with the
+        opening funds in place (the seed loader stores it; ``create_project`` makes it the
+        first funds record)."""
         values = self.values(*PROJECT_FIELDS)
-        if values["funds_in_place"] is None:
-            values["funds_in_place"] = Decimal("0.00")
+        values["funds_in_place"] = self.funds_in_place if self.funds_in_place is not None else Decimal("0.00")
         return values
 
     def investor_values(self) -> dict[str, Any]:
@@ -181,8 +186,17 @@ class AmountGuard(Schema):
         return self
 
 
+_INCREASE_HELP = _l("增资项目：原项目名称（同一落户地的较早项目；留空或 null 表示不是增资）。"
+                    "增资项目只按增加的投资额计入合计，不重复计入项目个数")
+
+
 class ProjectCreate(AmountGuard, ProjectFields):
     stage: OneOf(INITIAL_CODES, description=_l("当前阶段：negotiating（在谈）或 signed（已签约，默认）"))
+    increase_of: Line(100, description=_INCREASE_HELP)
+
+    def project_values(self) -> dict[str, Any]:
+        """Also ``increase_of`` (the original project's name, resolved by the operation)."""
+        return {**super().project_values(), "increase_of": self.increase_of}
 
     @model_validator(mode="before")
     @classmethod
@@ -194,12 +208,38 @@ class ProjectCreate(AmountGuard, ProjectFields):
 
 class ProjectUpdate(AmountGuard, ProjectFields):
     version: Version()
+    increase_of: Line(100, description=_l("增资项目：原项目名称（同一落户地的较早项目）；不传则不变，"
+                                          "空字符串或 null 表示不是增资"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _funds_are_records(cls, data: Any) -> Any:
+        """实际到位资金 is the sum of the funds records: an edit cannot set it."""
+        if isinstance(data, dict):
+            raw = data.get("funds_in_place")
+            if raw is not None and not (isinstance(raw, str) and not raw.strip()):
+                raise InputError({"funds_in_place": funds_not_editable_message()})
+        return data
+
+    def project_values(self) -> dict[str, Any]:
+        """The columns an edit sets: never the funds (the records' sum); ``increase_of`` only
+        when given (a PATCH that leaves it out keeps the link; "" or null removes it)."""
+        values = self.values(*PROJECT_FIELDS)
+        if "increase_of" in self.model_fields_set:
+            values["increase_of"] = self.increase_of
+        return values
+
+
+def funds_not_editable_message() -> str:
+    return _("实际到位资金是到位资金记录的合计，不能在修改项目时直接改：请在项目页面的“实际到位资金”"
+             "栏目中逐笔登记或删除。")
 
 
 # Fields copied onto the Project (after validation); nothing else is assignable.
 PROJECT_FIELDS: tuple[str, ...] = tuple(
     name for name in ProjectFields.model_fields
-    if name not in ("investor_name", "investor_uscc", "source_region_id", "investor_country")
+    if name not in ("investor_name", "investor_uscc", "source_region_id", "investor_country",
+                    "funds_in_place")  # the funds records' sum (tracker.funds), not edited
     and not name.endswith("_unit")
 )
 

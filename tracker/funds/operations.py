@@ -1,0 +1,190 @@
+"""Recording funds in place (到位资金). Every change is audited; nothing here commits.
+
+``Project.funds_in_place`` is the sum of the project's records. Both operations lock the
+project row first (PostgreSQL: ``FOR UPDATE``; SQLite serialises writers itself), so two
+people recording at once each see the other's amount in the total they check and store, and
+they set the sum with a bulk UPDATE, which does not bump the project's edit version: someone
+editing the project form meanwhile is not told the project changed.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from tracker.audit.operations import record
+from tracker.core.formatting import today_local
+from tracker.core.input import EARLIEST, MAX_AMOUNT, InputError, Problem, parse_text
+from tracker.core.permissions import can
+from tracker.extensions import db
+from tracker.funds.models import FundsRecord
+from tracker.funds.schemas import EVIDENCE_MAX, NOTE_MAX, parse_funds_amount
+from tracker.projects.models import Project
+from tracker.projects.operations import ArchivedProject
+from tracker.projects.recency import touch
+from tracker.projects.schemas import WAN_PER_YI
+from tracker.workflow.operations import NotAllowed
+
+__all__ = ["ArchivedProject", "NotAllowed", "add_funds", "funds_total", "over_investment", "remove_funds"]
+
+
+def funds_total(project_id: int) -> Decimal:
+    """The sum of the project's records (万元), read from the records themselves."""
+    return db.session.execute(
+        select(func.coalesce(func.sum(FundsRecord.amount), 0)).where(FundsRecord.project_id == project_id)
+    ).scalar_one()
+
+
+def over_investment(total: Decimal, investment: Decimal | None) -> str | None:
+    """The question to ask when ``total`` is above the contracted investment, else None."""
+    if investment is None or total <= investment:
+        return None
+    return _("登记后累计到位资金为 %(total)s 万元（%(yi)s 亿元），超过协议投资额 %(inv)s 万元。"
+             "请核对金额单位；确认无误请勾选“确认超过协议投资额”后再保存。",
+             total=f"{total:,.2f}", yi=f"{total / WAN_PER_YI:,.4f}", inv=f"{investment:,.2f}")
+
+
+def _check_actor(actor: Any, project: Project) -> None:
+    if not can("funds.record", project, actor):
+        raise NotAllowed(_("您的角色不能为该项目登记到位资金。"))
+    if project.is_archived:
+        raise ArchivedProject()
+
+
+def _lock(project: Project) -> None:
+    db.session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
+
+
+def _store_sum(project: Project) -> Decimal:
+    """Set ``funds_in_place`` to the records' sum without bumping the edit version."""
+    db.session.flush()
+    total = (select(func.coalesce(func.sum(FundsRecord.amount), 0))
+             .where(FundsRecord.project_id == project.id).scalar_subquery())
+    db.session.execute(update(Project).where(Project.id == project.id).values(funds_in_place=total)
+                       .execution_options(synchronize_session=False))
+    value = db.session.execute(select(Project.funds_in_place).where(Project.id == project.id)).scalar_one()
+    set_committed_value(project, "funds_in_place", value)  # the object in step, not dirty
+    touch(project.id)
+    return value
+
+
+def _clean(value: Any, max_length: int, field: str, errors: dict[str, str]) -> str:
+    try:
+        return parse_text(value, max_length) if value is not None else ""
+    except Problem as problem:
+        errors[field] = str(problem)
+        return ""
+
+
+def add_funds(actor: Any, project: Project, received_on: date | None, amount: Decimal | str | None,
+              note: str | None = "", evidence: str | None = "", confirm: bool = False, *,
+              upload: Any = None, unit: str | None = "wan") -> FundsRecord:
+    """Record ``amount`` (万元; text such as ``5.2亿`` is read too) received on ``received_on``.
+
+    Raises ``InputError`` {field: message} for bad input, and with ``confirm`` as one of the
+    fields when the new total would exceed the contracted investment and ``confirm`` is
+    false; ``ArchivedProject`` for an archived project; ``NotAllowed`` for a role that may
+    not record. ``upload`` (a FileStorage) is stored as the record's scan (PDF/JPEG/PNG),
+    refused with ``ValueError`` and a message.
+    """
+    _check_actor(actor, project)
+    errors: dict[str, str] = {}
+    if not isinstance(amount, Decimal) or isinstance(amount, bool):
+        try:
+            amount = parse_funds_amount(amount, unit) if amount not in (None, "") else None
+        except Problem as problem:
+            errors["amount"] = str(problem)
+            amount = None
+        else:
+            if amount is None:
+                errors["amount"] = _("请填写到位金额。")
+    elif not amount.is_finite() or amount <= 0:
+        errors["amount"] = _("到位金额须大于 0。")
+    elif amount > MAX_AMOUNT:
+        errors["amount"] = _("数值过大（上限 %(max)s），请检查单位是否为万元。", max=f"{MAX_AMOUNT:,.0f}")
+    if received_on is None:
+        errors["received_on"] = _("请填写到账日期。")
+    elif received_on > today_local():
+        errors["received_on"] = _("到账日期不能晚于今天。")
+    elif received_on < EARLIEST:
+        errors["received_on"] = _("日期超出合理范围（1990 至 2100 年）。")
+    note = _clean(note, NOTE_MAX, "note", errors)
+    evidence = " ".join(_clean(evidence, EVIDENCE_MAX, "evidence", errors).split())
+    if errors:
+        raise InputError(errors)
+    assert isinstance(amount, Decimal)
+    amount = amount.quantize(Decimal("0.01"))
+
+    _lock(project)
+    after = funds_total(project.id) + amount
+    question = over_investment(after, project.contracted_investment)
+    if question and not confirm:
+        raise InputError({"amount": _("登记后累计到位资金将超过协议投资额，请核对金额单位。"), "confirm": question})
+
+    attachment = None
+    if upload is not None and getattr(upload, "filename", None):
+        from tracker.workflow.attachments import store_upload
+
+        attachment = store_upload(actor, project, None, upload)
+    row = FundsRecord(project_id=project.id, received_on=received_on, amount=amount, note=note,
+                      evidence=evidence, attachment_id=attachment.id if attachment else None,
+                      recorded_by_id=getattr(actor, "id", None))
+    db.session.add(row)
+    total = _store_sum(project)
+    # A create records bare values: the new total (a delete records the before/after pair).
+    changes: dict[str, Any] = {"received_on": received_on, "amount": amount, "funds_in_place": total}
+    if note:
+        changes["note"] = note
+    if evidence:
+        changes["evidence"] = evidence
+    if attachment is not None:
+        changes["attachment"] = attachment.original_name
+    if question:
+        changes["confirmed_above_investment"] = True
+    record(actor, "funds.create", row, changes, project_id=project.id)
+    return row
+
+
+def remove_funds(actor: Any, row: FundsRecord, reason: str | None = "") -> Decimal:
+    """Delete a record (a mistaken entry); returns the project's new total. The scan, if
+    any, stays among the project's evidence."""
+    project = db.session.get(Project, row.project_id)
+    assert project is not None
+    _check_actor(actor, project)
+    errors: dict[str, str] = {}
+    reason = " ".join(_clean(reason, 200, "reason", errors).split())
+    if errors:
+        raise InputError(errors)
+    _lock(project)
+    before = funds_total(project.id)
+    changes: dict[str, Any] = {"received_on": row.received_on, "amount": row.amount}
+    if row.evidence:
+        changes["evidence"] = row.evidence
+    if reason:
+        changes["reason"] = reason
+    db.session.delete(row)
+    total = _store_sum(project)
+    changes["funds_in_place"] = [before, total]
+    record(actor, "funds.delete", row, changes, project_id=project.id)
+    return total
+
+
+def add_opening_funds(actor: Any, project: Project, amount: Decimal | None) -> FundsRecord | None:
+    """A new project's funds already in place (the create form's optional amount): its first
+    record, dated at the signing (today when unsigned or signed in the future). The create
+    form's own amount check has asked about an amount above the investment already."""
+    if amount is None or amount <= 0:
+        return None
+    today = today_local()
+    received_on = project.signed_on if project.signed_on and project.signed_on <= today else today
+    row = FundsRecord(project_id=project.id, received_on=received_on, amount=amount.quantize(Decimal("0.01")),
+                      note=_("新建项目时填写的已到位资金"), evidence="", recorded_by_id=getattr(actor, "id", None))
+    db.session.add(row)
+    total = _store_sum(project)
+    record(actor, "funds.create", row, {"received_on": received_on, "amount": row.amount,
+                                        "funds_in_place": total}, project_id=project.id)
+    return row

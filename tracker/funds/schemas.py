@@ -1,0 +1,81 @@
+"""Input of a funds record (到位资金): the add form and anything else that records one.
+
+Amounts are 万元; users type ``3000`` (万元), ``5.2亿`` / ``5.2亿元``, or pick 亿元 in the unit
+box beside the amount. The rules that protect the data (not in the future, archived projects,
+the total above the contracted investment) are the operation's (``funds.operations``).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from tracker.core.input import (
+    MAX_AMOUNT,
+    Day,
+    Flag,
+    Line,
+    OneOf,
+    Problem,
+    Schema,
+    Text,
+    clean_text,
+    fold_width,
+    parse_amount,
+    typed,
+)
+from tracker.projects.schemas import UNIT_CODES, WAN_PER_YI
+
+NOTE_MAX = 500
+EVIDENCE_MAX = 200
+_YI_SUFFIXES = ("亿元", "亿")
+_WAN_SUFFIXES = ("万元", "万")
+
+
+def parse_funds_amount(raw: Any, unit: str | None = "wan") -> Decimal:
+    """万元 from what a user typed: ``3000``, ``3,000万``, ``5.2亿`` (a suffix wins over the
+    unit box), with ``unit`` = ``yi`` meaning the figure is 亿元. Must be above zero."""
+    yi = unit == "yi"
+    if isinstance(raw, str):
+        text = fold_width(clean_text(raw)).strip().replace(" ", "")
+        for suffix in _YI_SUFFIXES:
+            if text.endswith(suffix):
+                text, yi = text[: -len(suffix)], True
+                break
+        else:
+            for suffix in _WAN_SUFFIXES:
+                if text.endswith(suffix):
+                    text, yi = text[: -len(suffix)], False
+                    break
+        raw = text
+    if yi:
+        amount = (parse_amount(raw, maximum=MAX_AMOUNT / WAN_PER_YI, places=6) * WAN_PER_YI).quantize(Decimal("0.01"))
+    else:
+        amount = parse_amount(raw)
+    if amount <= 0:
+        raise Problem(_("到位金额须大于 0。"))
+    return amount
+
+
+def FundsAmount(*, required: Any = None, description: Any = None) -> Any:
+    """An amount above zero in 万元, typed as ``parse_funds_amount`` reads it; ``amount_unit``
+    (declared before it in the schema) says whether a bare figure is 亿元."""
+    return typed(Decimal | None, lambda v, info: parse_funds_amount(v, (info.data or {}).get("amount_unit")),
+                 {"type": ["number", "string", "null"], "exclusiveMinimum": 0, "maximum": float(MAX_AMOUNT),
+                  "examples": ["3000", "5.2亿"]}, required, None, description)
+
+
+class FundsInput(Schema):
+    received_on: Day(required=_l("请填写到账日期。"), description=_l("到账日期（不能晚于今天）"))
+    amount_unit: OneOf(UNIT_CODES, description=_l("金额单位：wan（万元，默认）或 yi（亿元）"))
+    amount: FundsAmount(required=_l("请填写到位金额。"),
+                        description=_l("到位金额（万元；也可写 5.2亿）"))
+    note: Text(NOTE_MAX, description=_l("说明"))
+    evidence: Line(EVIDENCE_MAX, description=_l("凭证：银行回单号、验资报告编号等"))
+    confirm: Flag(description=_l("累计到位资金超过协议投资额时，须确认后才能保存"))
+
+
+class DeleteInput(Schema):
+    reason: Line(200, description=_l("删除原因"))
