@@ -525,11 +525,27 @@ class Actuals:
 TARGET_FIELDS = ("projects_10yi", "projects_10yi_yrd", "investment", "started", "funds")
 
 
-def _actuals(f: Figures, q: ReportQuery) -> Actuals:
+def drill_10yi(drill: dict[str, Any]) -> dict[str, Any]:
+    """The list behind a 10亿元以上 count of the projects ``drill`` selects: a size band
+    already chosen (50亿/百亿) is within 10亿元以上, so it stays."""
+    return {**drill, "size": drill.get("size") or "10"}
+
+
+def drill_10yi_yrd(drill: dict[str, Any], yrd_ids: frozenset[int]) -> dict[str, Any] | None:
+    """The list behind "10亿元以上 from 长三角" of the projects ``drill`` selects; None when
+    ``drill`` is narrowed to a region outside 长三角 (the count is 0 and no list shows it)."""
+    region = drill.get("region") or "yrd"
+    if region != "yrd" and int(region) not in yrd_ids:
+        return None
+    return {**drill_10yi(drill), "region": region}
+
+
+def _actuals(f: Figures, q: ReportQuery, yrd_ids: frozenset[int] = frozenset()) -> Actuals:
+    base = q.list_args()
     return Actuals(
         projects_10yi=f.count_10yi, projects_10yi_yrd=f.yrd_10yi, investment=f.live_investment, started=f.started,
         funds=f.live_funds,
-        drill={"projects_10yi": q.list_args(size="10"), "projects_10yi_yrd": q.list_args(size="10", region="yrd"),
+        drill={"projects_10yi": drill_10yi(base), "projects_10yi_yrd": drill_10yi_yrd(base, yrd_ids),
                "investment": q.list_args(), "started": q.list_args(reached="construction"),
                "funds": q.list_args()})
 
@@ -539,7 +555,7 @@ def unit_actuals(user: Any, year: int) -> dict[int, Actuals]:
     signings only (terminated excluded), each with its drill-down list arguments."""
     q = year_query(year)
     report = build_report(user, q)
-    return {row.key: _actuals(row.figures, q.narrowed(unit=row.key)) for row in report.by_unit}
+    return {row.key: _actuals(row.figures, q.narrowed(unit=row.key), report.yrd_region_ids) for row in report.by_unit}
 
 
 def completion(actual: Actuals, target: Any) -> float | None:
@@ -563,7 +579,9 @@ class RankRow:
 
 def ranking(user: Any, q: ReportQuery) -> list[RankRow]:
     """赛马: the units in scope, by completion of their year's targets (units without
-    targets after), then by Σ contracted investment (live), then signings."""
+    targets after), then by Σ contracted investment (live), then signings. Always every
+    unit in scope: a query narrowed to one unit ranks it among the others."""
+    q = q.narrowed(unit=None)
     report = build_report(user, q)
     units = {u.id: u for u in db.session.execute(select(Unit).where(
         scope_filter(user, Unit.id), Unit.is_active.is_(True), Unit.is_city.is_(False))).scalars()}
@@ -578,7 +596,7 @@ def ranking(user: Any, q: ReportQuery) -> list[RankRow]:
         figures = row.figures if row else Figures()
         label = row.label if row else ref_name(units[uid])
         uq = q.narrowed(unit=uid)
-        actual = _actuals(figures, uq)
+        actual = _actuals(figures, uq, report.yrd_region_ids)
         target = targets.get(uid)
         rows.append(RankRow(0, uid, label, figures, actual, target, completion(actual, target), uq.list_args()))
     rows.sort(key=lambda r: (r.completion is None, -(r.completion or 0), -r.figures.live_investment,
