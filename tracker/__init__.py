@@ -37,6 +37,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.config.setdefault("UPLOAD_DIR", str(Path(app.instance_path) / "uploads"))  # outside static
+    _engine_options(app)
 
     db.init_app(app)
     if app.config.get("LOAD_MIGRATIONS", True):
@@ -75,6 +76,18 @@ def create_app(overrides: dict | None = None) -> Flask:
     return app
 
 
+def _engine_options(app: Flask) -> None:
+    """PostgreSQL: no JIT. The report queries (an as-of stage per project) look expensive
+    to the planner, which then spends longer compiling them than running them (measured
+    1.1–1.8 s of 3 s statements in bench/reports.py)."""
+    if str(app.config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("options", "-c jit=off")
+        options["connect_args"] = connect_args
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
 def _import_models() -> None:
     # Every model module, so metadata is complete for Alembic and relationships resolve.
     import tracker.api.models
@@ -99,10 +112,12 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.funds.views import bp as funds_bp
     from tracker.home.views import bp as home_bp
     from tracker.jobs.views import bp as jobs_bp
+    from tracker.ledger.views import bp as ledger_bp
     from tracker.progress.views import bp as progress_bp
     from tracker.projects.investor_views import bp as investors_bp
     from tracker.projects.reference_views import bp as reference_bp
     from tracker.projects.views import bp as projects_bp
+    from tracker.reports.bulletin_views import bp as bulletin_bp
     from tracker.reports.views import bp as reports_bp
     from tracker.targets.views import bp as targets_bp
     from tracker.workflow.attachment_views import bp as attachments_bp
@@ -120,7 +135,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(workflow_bp)
     app.register_blueprint(attachments_bp)
     app.register_blueprint(jobs_bp)
-    for leaders_bp in (home_bp, reports_bp, targets_bp, progress_bp, funds_bp):
+    for leaders_bp in (home_bp, reports_bp, targets_bp, progress_bp, funds_bp, bulletin_bp, ledger_bp):
         app.register_blueprint(leaders_bp)
 
     @app.get("/healthz")

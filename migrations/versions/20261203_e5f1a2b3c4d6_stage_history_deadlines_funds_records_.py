@@ -71,7 +71,8 @@ def upgrade():
     )
     with op.batch_alter_table('stage_event', schema=None) as batch_op:
         batch_op.create_index('ix_stage_event_effective', ['effective_on'], unique=False)
-        batch_op.create_index('ix_stage_event_project_effective', ['project_id', 'effective_on', 'id'], unique=False)
+        batch_op.create_index('ix_stage_event_project_recorded',
+                              ['project_id', 'id', 'effective_on', 'counts_as', 'to_stage'], unique=False)
 
     op.create_table('funds_record',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -98,6 +99,7 @@ def upgrade():
         batch_op.add_column(sa.Column('red_on', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('increase_of_id', sa.Integer(), nullable=True))
         batch_op.create_index('ix_project_due', ['due_on', 'id'], unique=False)
+        batch_op.create_index('ix_project_updated_at', ['updated_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_project_increase_of_id'), ['increase_of_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_project_increase_of_id_project'), 'project', ['increase_of_id'], ['id'])
 
@@ -132,6 +134,7 @@ def downgrade():
     with op.batch_alter_table('project', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_project_increase_of_id_project'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_project_increase_of_id'))
+        batch_op.drop_index('ix_project_updated_at')
         batch_op.drop_index('ix_project_due')
         batch_op.drop_column('increase_of_id')
         batch_op.drop_column('red_on')
@@ -143,7 +146,7 @@ def downgrade():
 
     op.drop_table('funds_record')
     with op.batch_alter_table('stage_event', schema=None) as batch_op:
-        batch_op.drop_index('ix_stage_event_project_effective')
+        batch_op.drop_index('ix_stage_event_project_recorded')
         batch_op.drop_index('ix_stage_event_effective')
 
     op.drop_table('stage_event')

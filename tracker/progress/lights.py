@@ -93,6 +93,9 @@ def refresh(session: Any, project_ids: list[int] | None = None, *, stage: str | 
             batch: int = 5000) -> int:
     """Recompute ``due_on``/``red_on`` of the given projects (or those in ``stage``, or all);
     returns how many rows changed. Core statements: usable from a migration."""
+    if project_ids is not None and len(project_ids) > batch:  # bounded IN lists
+        return sum(refresh(session, list(project_ids[i:i + batch]), stage=stage, batch=batch)
+                   for i in range(0, len(project_ids), batch))
     limits = deadlines(session)
     q = sa.select(_project.c.id, _project.c.stage, _project.c.stage_since, _project.c.due_on, _project.c.red_on)
     if project_ids is not None:

@@ -30,8 +30,9 @@ class StageEvent(db.Model):
         CheckConstraint(f"to_stage IN ({_STAGES_SQL})", name="to_stage_known"),
         CheckConstraint(f"from_stage IS NULL OR from_stage IN ({_STAGES_SQL})", name="from_stage_known"),
         CheckConstraint(f"counts_as IN ({_MAIN_SQL},'terminated')", name="counts_as_known"),
-        # The as-of lookup: a project's latest event on or before a date.
-        Index("ix_stage_event_project_effective", "project_id", "effective_on", "id"),
+        # The as-of lookup: a project's last recorded event effective on or before a date,
+        # read from the index alone (the columns it returns are in it).
+        Index("ix_stage_event_project_recorded", "project_id", "id", "effective_on", "counts_as", "to_stage"),
         Index("ix_stage_event_effective", "effective_on"),
     )
 

@@ -116,6 +116,8 @@ class Project(TimestampMixin, db.Model):
         Index("ix_project_investment_id", "contracted_investment", "id"),
         # The lit projects, most overdue first.
         Index("ix_project_due", "due_on", "id"),
+        # The newest change (the report figures' cache version, the 最近更新 sort).
+        Index("ix_project_updated_at", "updated_at"),
         # Unique per unit only: a county must not learn another county's project names by
         # being told a name is taken.
         UniqueConstraint("unit_id", "name", name="uq_project_unit_name"),

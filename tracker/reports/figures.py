@@ -647,11 +647,26 @@ def data_version() -> tuple:
     return (*row, today_local(), str(db.engine.url))
 
 
+def _request_version() -> tuple:
+    """``data_version`` once per request (a page asks for several figures), kept on the
+    request object itself (not ``g``: tests push one app context for many requests)."""
+    from flask import has_request_context, request
+
+    if not has_request_context():
+        return data_version()
+    current = request._get_current_object()
+    version = getattr(current, "_figures_version", None)
+    if version is None:
+        version = data_version()
+        current._figures_version = version
+    return version
+
+
 def _cached(key: Any, build: Callable[[], Any]) -> Any:
     from flask_babel import get_locale
 
     # The locale too: breakdown labels are names in the UI language.
-    full = (key, data_version(), str(get_locale()))
+    full = (key, _request_version(), str(get_locale()))
     with _LOCK:
         if full in _CACHE:
             _CACHE.move_to_end(full)
