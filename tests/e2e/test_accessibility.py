@@ -55,9 +55,9 @@ def test_key_screens_have_no_serious_violations(live_server, page):  # noqa: F81
     page.fill("input[name='username']", "e2e_staff")
     page.fill("input[name='password']", PASSWORD)
     page.locator("form:has(input[name='password']) button[type='submit']").click()
-    page.wait_for_url(re.compile(r"/projects/$"))
+    page.wait_for_url(re.compile(r"/today/$"))
 
-    for path in ("/projects/", "/projects/new", "/investors/", "/investors/new", "/ceremonies/", "/inbox"):
+    for path in ("/today/", "/projects/", "/projects/new", "/investors/", "/investors/new", "/ceremonies/", "/inbox"):
         problems += _check(page, f"{live_server}{path}")
 
     # A form showing its errors (messages beside fields must stay readable and labelled).

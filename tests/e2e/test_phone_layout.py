@@ -57,7 +57,7 @@ def _create_project(page, live_server) -> str:  # noqa: F811 - the fixture's val
     page.fill("input[name='username']", "e2e_staff")
     page.fill("input[name='password']", PASSWORD)
     page.locator("form:has(input[name='password']) button[type='submit']").click()
-    expect(page).to_have_url(re.compile(r"/projects/$"))
+    expect(page).to_have_url(re.compile(r"/today/$"))
     page.goto(f"{live_server}/projects/new")
     tag = uuid.uuid4().hex[:6].upper()
     page.fill("[name='name']", f"手机布局测试新能源汽车热管理系统项目{tag}")

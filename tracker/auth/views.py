@@ -57,9 +57,8 @@ def safe_next(target: str | None) -> str | None:
 
 
 def home_for(user) -> str:
-    if user.role == "admin":
-        return url_for("admin.list_users")
-    return url_for("projects.list_projects")
+    """Where a signed-in user lands: every role's home page ("今日", tracker.home)."""
+    return url_for("home.today")
 
 
 def _fresh_session() -> None:
