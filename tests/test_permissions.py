@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from werkzeug.datastructures import FileStorage
 from tests.factories import make_investor, make_project, make_user, uscc
 from tracker.audit.models import AuditEntry
 from tracker.ceremonies.operations import add_project, create_ceremony
+from tracker.funds.operations import add_funds
 from tracker.projects.models import Industry, Investor, Project
 from tracker.workflow.attachments import store_upload
 
@@ -104,14 +106,37 @@ MATRIX = [
     # The booklet and order-sheet buttons queue a job and redirect to its page.
     ("POST", "/ceremonies/{ceremony}/booklet", _expect(VIEW, REDIRECT), True),
     ("POST", "/ceremonies/{ceremony}/order-sheet", _expect(VIEW, REDIRECT), True),
+    # -- ledger (issue 11): export with the list's scope; import for those who create projects.
+    ("GET", "/projects/export.xlsx", _expect(VIEW), False),
+    ("GET", "/projects/export.csv", _expect(VIEW), False),
+    ("GET", "/projects/import", _expect(EDIT), False),
+    ("POST", "/projects/import/preview", _expect(EDIT, 422), False),  # no file
+    ("GET", "/projects/import/template.xlsx", _expect(EDIT), False),
+    # An upload's token is its uploader's only: one that is not theirs (here not a token at all) is 404.
+    ("GET", "/projects/import/<token>", _expect(EDIT, MISSING), False),
+    ("GET", "/projects/import/<token>/errors.xlsx", _expect(EDIT, MISSING), False),
+    ("POST", "/projects/import/<token>/commit", _expect(EDIT, MISSING), False),
     # Leaders' numbers (issue 10). Each owner adds its routes in its own block below.
     ("GET", "/today/", {role: OK for role in ROLES}, False),
     ("GET", "/reports/", _expect(("manager", "leader")), False),
     ("GET", "/targets/", _expect(VIEW), False),
     # -- progress (lights, deadlines, stage history)
+    ("GET", "/admin/deadlines", _expect(ADMIN), False),
+    ("POST", "/admin/deadlines", _expect(ADMIN, 422), False),  # an empty form
     # -- funds
+    ("GET", "/projects/{project}/funds", _expect(VIEW), True),
+    ("POST", "/projects/{project}/funds", _expect(EDIT, 422), True),  # an empty form
+    ("POST", "/projects/{project}/funds/{funds_record}/delete", _expect(EDIT, REDIRECT), True),
     # -- targets
+    ("GET", "/targets/{unit}/{year}", _expect(MANAGE), True),  # the project's unit's targets
+    ("POST", "/targets/{unit}/{year}", _expect(MANAGE, 422), True),  # an empty form
     # -- reports
+    # The dashboard with every filter (tracker/reports/views.py); another county's unit is dropped, not 404.
+    ("GET", "/reports/?year=2024&quarter=4&as_of=2025-01-31&unit=1&industry=1&region=yrd&size=10",
+     _expect(("manager", "leader")), False),
+    # The 通报 form (tracker/reports/bulletin_views.py); an empty form is refused (422), no job queued.
+    ("GET", "/reports/bulletin/", _expect(("manager", "leader")), False),
+    ("POST", "/reports/bulletin/", _expect(("manager", "leader"), 422), False),
 ]
 
 # Routes every signed-in role may use, or that are public.
@@ -133,7 +158,7 @@ def world(db, ref):
     spare = Industry(name="待删除产业", group="其他", sort_order=99)
     db.session.add(spare)
     db.session.flush()
-    ceremonies, signings, attachments = {}, {}, {}
+    ceremonies, signings, attachments, funds = {}, {}, {}, {}
     uploader = users["staff@city"]
     for which, project in (("own", own), ("other", other)):
         ceremony = create_ceremony(users["manager@city"], name=f"{project.name}签约仪式",
@@ -142,9 +167,10 @@ def world(db, ref):
         ceremonies[which] = ceremony
         attachments[which] = store_upload(uploader, project, None,
                                           FileStorage(io.BytesIO(b"%PDF-1.4 evidence"), "a.pdf"))
+        funds[which] = add_funds(uploader, project, date(2024, 12, 21), Decimal("1000"), "", "")
     db.session.flush()
     return {"users": users, "own": own, "other": other, "ref": ref, "target_user": target, "spare_industry": spare,
-            "ceremonies": ceremonies, "signings": signings, "attachments": attachments}
+            "ceremonies": ceremonies, "signings": signings, "attachments": attachments, "funds": funds}
 
 
 def _ids(world, which):
@@ -152,7 +178,8 @@ def _ids(world, which):
     return {"project": project.id, "investor": project.investor_id, "user": world["target_user"].id,
             "kind": "industries", "row": world["spare_industry"].id,
             "ceremony": world["ceremonies"][which].id, "signing": world["signings"][which].id,
-            "attachment": world["attachments"][which].id}
+            "attachment": world["attachments"][which].id, "funds_record": world["funds"][which].id,
+            "unit": project.unit_id, "year": 2024}
 
 
 def _cases():
@@ -221,7 +248,9 @@ def test_every_route_is_in_the_matrix(app):
         covered.add(url.replace("{project}", "<int:project_id>").replace("{investor}", "<int:investor_id>")
                     .replace("{user}", "<int:user_id>").replace("{ceremony}", "<int:ceremony_id>")
                     .replace("{kind}", "<kind>").replace("{row}", "<int:row_id>")
-                    .replace("{signing}", "<int:signing_id>").replace("{attachment}", "<int:attachment_id>"))
+                    .replace("{signing}", "<int:signing_id>").replace("{attachment}", "<int:attachment_id>")
+                    .replace("{funds_record}", "<int:record_id>")
+                    .replace("{unit}", "<int:unit_id>").replace("{year}", "<int:year>"))
     # The JSON API (token auth) has its own matrix in tests/test_api.py.
     missing = sorted(
         r.rule for r in app.url_map.iter_rules()

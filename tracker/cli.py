@@ -22,10 +22,12 @@ def register(app: Flask) -> None:
     from tracker.backup.cli import register as register_backup
     from tracker.briefs.cli import register as register_briefs
     from tracker.core.db import write_intent
+    from tracker.ledger.cli import register as register_ledger
     from tracker.progress.cli import register as register_progress
 
     register_briefs(app)
     register_progress(app)
+    register_ledger(app)
     register_audit(app)
     register_backup(app)
 

@@ -34,3 +34,4 @@ def get(code: str) -> Kind | None:
 register(Kind("booklet", _l("签约项目简介汇编"), "tracker.briefs.jobs:make_booklet", time_limit=180))
 register(Kind("order_sheet", _l("签约顺序表"), "tracker.briefs.jobs:make_order_sheet", time_limit=60))
 register(Kind("bulletin", _l("招商引资项目推进情况通报"), "tracker.reports.bulletin:make_bulletin", time_limit=180))
+register(Kind("ledger_import", _l("导入台账"), "tracker.ledger.jobs:run_import", time_limit=600))

@@ -6,6 +6,7 @@ header may carry: "协议投资额（亿元）" converts to 万元 on import.
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -55,7 +56,8 @@ def _milestone_columns(code: str) -> tuple[Column, Column]:
             Column(f"actual.{code}", _l("实际"), actual, "date", 12, stage=code))
 
 
-MONEY_UNITS = {"万元": "wan", "亿元": "yi", "万": "wan", "亿": "yi"}
+MONEY_UNITS = {"万元": "wan", "亿元": "yi", "万": "wan", "亿": "yi",
+               "10k cny": "wan", "100m cny": "yi"}  # the English export's headers
 
 COLUMNS: tuple[Column, ...] = (
     Column("seq", _l("序号"), ("编号", "No", "No."), "seq", 6, importable=False),
@@ -82,7 +84,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("id", _l("系统编号"), ("ID", "id", "项目编号"), "id", 8),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
-_UNIT_RE = re.compile(r"[（(]\s*(万元|亿元|万|亿|亩)\s*[)）]")
+_UNIT_RE = re.compile(r"[（(]\s*(万元|亿元|万|亿|亩|10k CNY|100m CNY)\s*[)）]", re.IGNORECASE)
 
 
 def normalise(text: object) -> str:
@@ -96,20 +98,28 @@ def split_unit(header: object) -> tuple[str, str | None]:
     """("协议投资额", "yi") from "协议投资额（亿元）"; the unit None when the header has none."""
     raw = unicodedata.normalize("NFKC", str(header or ""))
     match = _UNIT_RE.search(raw.replace("(", "（").replace(")", "）"))
-    unit = MONEY_UNITS.get(match.group(1)) if match else None
+    unit = MONEY_UNITS.get(match.group(1).lower()) if match else None
     name = normalise(_UNIT_RE.sub("", raw.replace("(", "（").replace(")", "）")))
     return name, unit
 
 
-def _names(column: Column) -> set[str]:
+def _names(column: Column) -> frozenset[str]:
+    return _names_of(column.key)
+
+
+@functools.cache
+def _names_of(key: str) -> frozenset[str]:
+    """A column's names (synonyms, Chinese and English headers), worked out once: every
+    header cell of a file asks for every column's names."""
     from flask_babel import force_locale
 
+    column = BY_KEY[key]
     names = {normalise(s) for s in column.synonyms}
     with force_locale("zh"):
         names.add(split_unit(column.title())[0])
     with force_locale("en"):
         names.add(split_unit(column.title())[0].lower())
-    return names
+    return frozenset(names)
 
 
 def match_header(header: object) -> tuple[Column | None, str | None]:

@@ -142,8 +142,6 @@ def _outcome(actor: Any, row: LedgerRow, values: Any, existing: dict[Any, Projec
     if values is None:
         return Outcome(row, "error", str(row.data.get("name") or ""))
     name = values.name
-    if row.stage == "paused":
-        row.error("stage", _("暂缓的项目请按暂缓前的阶段导入，再在系统中申请暂缓（需填写原因和预计恢复日期）。"))
     key = (values.unit_id, name.lower())
     if key in seen:
         row.error("name", _("同一落户地的项目“%(name)s”在文件中出现了不止一次。", name=name))
@@ -151,6 +149,8 @@ def _outcome(actor: Any, row: LedgerRow, values: Any, existing: dict[Any, Projec
     project = existing.get(row.project_id) if row.project_id else existing.get(key)
     if row.project_id and project is None:
         row.error("id", _("系统编号 %(id)s 不存在（或不属于您可以修改的项目）：新项目请把系统编号留空。", id=row.project_id))
+    if project is None and row.stage == "paused":  # an existing paused project may stay so (an export)
+        row.error("stage", _("暂缓的项目请按暂缓前的阶段导入，再在系统中申请暂缓（需填写原因和预计恢复日期）。"))
     if row.errors:
         return Outcome(row, "error", name, values=values)
     if project is None:
@@ -216,15 +216,21 @@ def _milestone_changes(project: Project, row: LedgerRow) -> list[str]:
 
 # --- Commit ------------------------------------------------------------------------------------
 
-def commit_import(actor: Any, plan: ImportPlan) -> dict[str, int]:
+def commit_import(actor: Any, plan: ImportPlan, progress: Any = None) -> dict[str, int]:
     """Apply a plan with no errors (else ValueError): every new row created and every
-    update saved through the project operations, each audited. The caller commits once."""
+    update saved through the project operations, each audited. The caller commits once.
+    ``progress(done, total)``, when given, is called every 100 rows (a job's progress bar)."""
     if not plan.ok:
         raise ValueError("the plan has errors")
     from tracker.projects.operations import create_project, update_project
 
     created: list[tuple[Project, LedgerRow]] = []
-    for outcome in plan.outcomes:
+    before = set(db.session.identity_map.keys())
+    for i, outcome in enumerate(plan.outcomes):
+        if progress is not None and i % 100 == 0:
+            progress(i, len(plan.outcomes))
+        if i and i % RELEASE_EVERY == 0:
+            _release(before)
         values, row = outcome.values, outcome.row
         if outcome.kind == "new":
             project = create_project(actor, values.project_values(), values.investor_values(), row.stage or "signed")
@@ -238,6 +244,21 @@ def commit_import(actor: Any, plan: ImportPlan) -> dict[str, int]:
             _set_planned(actor, project, row)
     _place_created(actor, created)
     return plan.counts
+
+
+RELEASE_EVERY = 25
+
+
+def _release(keep: set[Any]) -> None:
+    """Flush and let go of the objects this import loaded or created so far (they stay in
+    the transaction, and the audit chain finds its entries by identity). The operations'
+    bulk UPDATEs synchronise every object of their class the session holds, so a session
+    growing by a project per row made a long import quadratic (10,000 rows: minutes)."""
+    session = db.session()
+    session.flush()
+    for key, obj in list(session.identity_map.items()):
+        if key not in keep:
+            session.expunge(obj)
 
 
 def _add_funds_difference(actor: Any, project: Project, funds: Decimal | None) -> None:
@@ -291,4 +312,5 @@ def _place_created(actor: Any, created: list[tuple[Project, LedgerRow]]) -> None
     history.backfill(db.session, ids)
     lights.refresh(db.session, ids)
     for project, _row in placed:
-        db.session.expire(project, ["stage_since", "due_on", "red_on"])
+        if project in db.session:
+            db.session.expire(project, ["stage_since", "due_on", "red_on"])

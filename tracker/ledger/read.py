@@ -40,6 +40,7 @@ class Grid:
     sheet: str = ""
     kind: str = "xlsx"  # xlsx | xls | csv
     encoding: str = ""  # csv only
+    merged: list[Any] = field(default_factory=list)  # ((r0, c0), (r1, c1)) as read (the error workbook keeps them)
 
 
 @dataclass
@@ -85,7 +86,7 @@ def _read_workbook(data: bytes, kind: str) -> Grid:
         raise
     except Exception:  # noqa: BLE001 - calamine raises several kinds for a damaged file
         raise LedgerFileError(_("文件无法作为 Excel 工作簿读取（可能已损坏或不是 Excel 文件）。")) from None
-    grid = Grid(rows=rows, sheet=sheet.name, kind=kind)
+    grid = Grid(rows=rows, sheet=sheet.name, kind=kind, merged=list(merged))
     _fill_merged(grid, merged)
     return grid
 
@@ -136,8 +137,17 @@ def _read_csv(data: bytes) -> Grid:
     for i, row in enumerate(csv.reader(io.StringIO(text), dialect)):
         if i > MAX_ROWS + HEADER_SCAN_ROWS:
             raise LedgerFileError(_("一次最多导入 %(n)d 行，请分批导入。", n=MAX_ROWS))
-        rows.append(row)
+        rows.append([_unquote(cell) for cell in row])
     return Grid(rows=rows, kind="csv", encoding=encoding)
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _unquote(cell: str) -> str:
+    """The export's CSV neutralises a cell that would read as a formula with a leading
+    apostrophe ('=…); reading it back removes it, so a re-import changes nothing."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_STARTS) else cell
 
 
 def find_layout(grid: Grid) -> Layout:

@@ -4,6 +4,7 @@ row is checked by the same rules with the same messages; plus what only a ledger
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -40,15 +41,24 @@ class LedgerRow:
 
 def stage_code(text: str) -> str:
     """A stage from its Chinese name (已开工 or 开工), its English name or its code."""
-    value = normalise(text).lower()
-    for code in CODES:
-        stage = BY_CODE[code]
-        names = {code, str(stage.english).lower(), normalise(_chinese(stage.label)),
-                 normalise(_chinese(stage.label)).lstrip("已")}
-        if value in names:
-            return code
+    code = _stage_names().get(normalise(text).lower())
+    if code is not None:
+        return code
     raise Problem(_("未知的阶段“%(v)s”：可填 在谈、已签约、已注册、已供地、已开工、已竣工、已投产、已达产、暂缓、终止。",
                     v=text))
+
+
+@functools.lru_cache(maxsize=1)
+def _stage_names() -> dict[str, str]:
+    """Every name a stage goes by (已开工, 开工, Construction started, construction) → its
+    code, worked out once (translating per row cost seconds at 10,000 rows)."""
+    names: dict[str, str] = {}
+    for code in CODES:
+        stage = BY_CODE[code]
+        chinese = normalise(_chinese(stage.label))
+        for name in (code, str(stage.english).lower(), chinese, chinese.lstrip("已")):
+            names.setdefault(name, code)
+    return names
 
 
 def _chinese(label: Any) -> str:

@@ -1,0 +1,70 @@
+"""Uploaded ledgers between the dry run and the commit: the file under a random token in
+``instance/ledger-uploads`` (``LEDGER_UPLOAD_DIR``), beside a JSON note of whose it is, the
+choices made on the form and the dry run's summary. A token is its uploader's only: anyone
+else's lookup finds nothing (404). Uploads older than a day are removed.
+"""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+
+TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
+KEEP_SECONDS = 24 * 3600
+
+
+def upload_dir() -> Path:
+    configured = current_app.config.get("LEDGER_UPLOAD_DIR")
+    return Path(configured) if configured else Path(current_app.instance_path) / "ledger-uploads"
+
+
+def save(user_id: int, filename: str, data: bytes, meta: dict[str, Any]) -> str:
+    directory = upload_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    _prune(directory)
+    token = secrets.token_hex(16)
+    (directory / f"{token}.bin").write_bytes(data)
+    write_meta(token, {**meta, "user_id": user_id, "filename": filename[:200], "created": time.time()})
+    return token
+
+
+def write_meta(token: str, meta: dict[str, Any]) -> None:
+    path = upload_dir() / f"{token}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+def load(token: str, user_id: int) -> tuple[dict[str, Any], bytes] | None:
+    """The note and the file of ``token`` if it is ``user_id``'s, else None."""
+    if not TOKEN_RE.match(token or ""):
+        return None
+    directory = upload_dir()
+    try:
+        meta = json.loads((directory / f"{token}.json").read_text(encoding="utf-8"))
+        if meta.get("user_id") != user_id:
+            return None
+        return meta, (directory / f"{token}.bin").read_bytes()
+    except (OSError, ValueError):
+        return None
+
+
+def remove(token: str) -> None:
+    if TOKEN_RE.match(token or ""):
+        for suffix in (".bin", ".json"):
+            (upload_dir() / f"{token}{suffix}").unlink(missing_ok=True)
+
+
+def _prune(directory: Path) -> None:
+    cutoff = time.time() - KEEP_SECONDS
+    for path in directory.glob("*.*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+        except OSError:
+            continue
