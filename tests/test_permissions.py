@@ -135,6 +135,7 @@ MATRIX = [
     ("GET", "/reports/?year=2024&quarter=4&as_of=2025-01-31&unit=1&industry=1&region=yrd&size=10",
      _expect(("manager", "leader")), False),
     # The 通报 form (tracker/reports/bulletin_views.py); an empty form is refused (422), no job queued.
+    ("GET", "/reports/export.xlsx", _expect(("manager", "leader")), False),
     ("GET", "/reports/bulletin/", _expect(("manager", "leader")), False),
     ("POST", "/reports/bulletin/", _expect(("manager", "leader"), 422), False),
 ]

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -232,3 +232,19 @@ def dashboard():
 
 def _filters_active(q: ReportQuery) -> bool:
     return bool(q.unit or q.industry or q.region or q.size or q.as_of)
+
+
+@bp.get("/export.xlsx")
+@login_required
+def export_workbook():
+    """The dashboard's tables for the same query as one workbook, one sheet per table."""
+    from tracker.reports.workbook import dashboard_workbook
+
+    require("reports.view")
+    q, _notices = _dashboard_query(request.args, filter_choices(current_user), today_local())
+    report = build_report(current_user, q)
+    data = dashboard_workbook(report, funnel(report), signings_by_quarter(current_user, q),
+                              ranking(current_user, q), _period_label(q))
+    name = f"dashboard-{q.start.isoformat()}-{q.end.isoformat()}.xlsx"
+    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
