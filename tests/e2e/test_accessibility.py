@@ -82,3 +82,22 @@ def test_key_screens_have_no_serious_violations(live_server, page):  # noqa: F81
     for url in (project_url, f"{live_server}/projects/", f"{live_server}/projects/new"):
         problems += _check(page, url)
     assert problems == [], "\n".join(problems)
+
+
+def test_leaders_screens_have_no_serious_violations(live_server, page):  # noqa: F811 - fixtures
+    """Today, the dashboard, targets, the 通报 form and the lit list, desktop and phone."""
+    from tests.factories import PASSWORD
+
+    page.goto(f"{live_server}/login")
+    page.fill("input[name='username']", "e2e_leader")
+    page.fill("input[name='password']", PASSWORD)
+    page.locator("form:has(input[name='password']) button[type='submit']").click()
+    page.wait_for_url(re.compile(r"/today/$"))
+    paths = ("/today/", "/reports/?year=2023", "/targets/?year=2023", "/reports/bulletin/",
+             "/projects/?lit=any&sort=late")
+    problems = []
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 844})
+        for path in paths:
+            problems += _check(page, f"{live_server}{path}")
+    assert problems == [], "\n".join(problems)

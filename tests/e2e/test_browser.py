@@ -14,6 +14,7 @@ import os
 import re
 import threading
 import uuid
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,9 @@ def live_server(database_url, tmp_path_factory):
         ref = factories.reference()
         factories.make_user(role="staff", unit=ref.huangyan, username="e2e_staff",
                             display_name="黄岩招商专员")
+        factories.make_user(role="leader", unit=ref.city, username="e2e_leader", display_name="市领导")
+        lit = factories.make_project(ref.huangyan, name="无障碍亮灯项目", signed_on=date(2023, 1, 10))
+        lit.due_on, lit.red_on = date(2023, 4, 10), date(2023, 7, 10)
         db.session.commit()
         db.session.remove()
 

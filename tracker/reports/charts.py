@@ -49,11 +49,14 @@ def _chart_id(prefix: str) -> str:
 
 def _svg(prefix: str, title: str, desc: str, height: float, body: Markup, css: str) -> Markup:
     cid = _chart_id(prefix)
+    # A chart whose bars are links is a group of links (an image may not hold interactive
+    # controls: screen readers would skip them); one without links is an image.
+    role = "group" if "chart-link" in body else "img"
     return Markup(
         '<svg class="chart {css}" viewBox="0 0 {w} {h}" width="100%" preserveAspectRatio="xMinYMin meet" '
-        'role="img" aria-labelledby="{cid}-t {cid}-d" focusable="false" xmlns="http://www.w3.org/2000/svg">'
+        'role="{role}" aria-labelledby="{cid}-t {cid}-d" focusable="false" xmlns="http://www.w3.org/2000/svg">'
         '<title id="{cid}-t">{title}</title><desc id="{cid}-d">{desc}</desc>{body}</svg>'
-    ).format(css=css, w=WIDTH, h=_n(height), cid=cid, title=title, desc=desc, body=body)
+    ).format(css=css, w=WIDTH, h=_n(height), cid=cid, title=title, desc=desc, body=body, role=role)
 
 
 def _link(href: str | None, inner: Markup, title: str = "") -> Markup:
