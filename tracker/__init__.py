@@ -135,8 +135,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(workflow_bp)
     app.register_blueprint(attachments_bp)
     app.register_blueprint(jobs_bp)
-    for leaders_bp in (home_bp, reports_bp, targets_bp, progress_bp, funds_bp, bulletin_bp, ledger_bp):
-        app.register_blueprint(leaders_bp)
+    for blueprint in (home_bp, reports_bp, targets_bp, progress_bp, funds_bp, bulletin_bp, ledger_bp):
+        app.register_blueprint(blueprint)
 
     @app.get("/healthz")
     def healthz():
