@@ -86,3 +86,22 @@ def fill(app, n_projects: int, seed: int = 7) -> dict:
             db.session.execute(text("ANALYZE"))
             db.session.commit()
         return {"projects": db.session.execute(select(func.count(Project.id))).scalar()}
+
+
+def sign_in(app, client, username: str) -> None:
+    """Give the test ``client`` a signed-in browser session for ``username``."""
+    from tracker.auth.models import User
+    from tracker.auth.operations import start_session
+    from tracker.auth.views import SESSION_SECRET_KEY
+    from tracker.core.db import writing
+    from tracker.extensions import db
+
+    with app.app_context(), writing():
+        user = db.session.execute(select(User).where(User.username == username)).scalar_one()
+        token = user.get_id()
+        secret = start_session(user)
+        db.session.commit()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = token
+        sess[SESSION_SECRET_KEY] = secret
+        sess["_fresh"] = True

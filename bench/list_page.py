@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event
 
-from bench._data import database_url, fill, make_app
+from bench._data import database_url, fill, make_app, sign_in
 
 VIEWS = {
     "city leader, no filter": ("leader", "/projects/"),
@@ -69,20 +69,7 @@ def run(kind: str, n: int, runs: int, rest: float = 0.0) -> None:
     print(f"(CPU check before: {cpu_check():.1f} ms)")
     print(f"{'view':44} {'median ms':>10} {'p95 ms':>8} {'rows':>5} {'SQL/page':>9}")
     for label, (username, path) in VIEWS.items():
-        with app.app_context():
-            from sqlalchemy import select
-
-            from tracker.auth.models import User
-            from tracker.auth.operations import start_session
-            from tracker.auth.views import SESSION_SECRET_KEY
-            user = db.session.execute(select(User).where(User.username == username)).scalar_one()
-            token = user.get_id()
-            secret = start_session(user)
-            db.session.commit()
-        with client.session_transaction() as sess:
-            sess["_user_id"] = token
-            sess[SESSION_SECRET_KEY] = secret
-            sess["_fresh"] = True
+        sign_in(app, client, username)
         # Warm up as a running server is: templates compiled, SQLAlchemy's statement cache
         # filled, psycopg's server-side prepared statements made (after 5 executions).
         for _ in range(WARM_UP):

@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, event, func, select, text  # noqa: E402
 
-from bench._data import make_app  # noqa: E402
+from bench._data import make_app, sign_in  # noqa: E402
 from bench.list_page import cpu_check, pct  # noqa: E402
 
 CACHE_DIR = Path(os.environ.get("BENCH_REPORTS_DIR", ROOT / "instance" / "bench-reports"))
@@ -423,25 +423,6 @@ class Statements:
         self.rows.clear()
 
 
-def login(app, client, username: str) -> None:
-    """A signed-in browser session for ``username`` (as bench/list_page.py does)."""
-    from tracker.auth.models import User
-    from tracker.auth.operations import start_session
-    from tracker.auth.views import SESSION_SECRET_KEY
-    from tracker.core.db import writing
-    from tracker.extensions import db
-
-    with app.app_context(), writing():
-        user = db.session.execute(select(User).where(User.username == username)).scalar_one()
-        token = user.get_id()
-        secret = start_session(user)
-        db.session.commit()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = token
-        sess[SESSION_SECRET_KEY] = secret
-        sess["_fresh"] = True
-
-
 def api_token(app, username: str) -> str:
     from tracker.api.auth import issue_token
     from tracker.auth.models import User
@@ -566,7 +547,7 @@ def run(kind: str, args) -> list[dict]:
     def page(username: str, path: str, headers: dict | None = None):
         def call():
             if headers is None and logged_in[0] != username:
-                login(app, client, username)
+                sign_in(app, client, username)
                 logged_in[0] = username
             resp = client.get(path, headers=headers or {})
             return resp.status_code

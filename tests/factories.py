@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tracker.auth.models import Unit, User
 from tracker.core.uscc import ALPHABET, check_char
@@ -145,3 +146,18 @@ def sign_in(client, user: User, *, commit: bool = False) -> User:
         sess[SESSION_SECRET_KEY] = secret
         sess["_fresh"] = True
     return user
+
+
+@contextmanager
+def count_queries(db):
+    """The SQL statements run inside the block (a list filled as they run)."""
+    statements: list[str] = []
+
+    def listener(conn, cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)

@@ -9,12 +9,10 @@ whole page, so the pages' query counts do not grow with their history.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
-from tests.factories import make_investor, make_project, make_user
+from tests.factories import count_queries, make_investor, make_project, make_user
 from tracker.audit.history import Fields, HistoryFormatter, Line, history_items
 from tracker.audit.models import AuditEntry
 from tracker.audit.operations import record
@@ -25,20 +23,6 @@ def _entry(action: str, changes: dict, **kw) -> AuditEntry:
     """An entry as the formatter sees it (not saved: formatting reads, never writes)."""
     object_type = kw.pop("object_type", action.split(".", 1)[0])
     return AuditEntry(action=action, object_type=object_type, changes=changes, **kw)
-
-
-@contextmanager
-def count_queries(db):
-    statements: list[str] = []
-
-    def listener(conn, cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
 
 
 def _history_section(html: str) -> str:

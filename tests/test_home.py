@@ -10,15 +10,13 @@ login; nobody sees another county's project; the page costs a fixed number of qu
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from itertools import count
 
 import pytest
-from sqlalchemy import event
 
-from tests.factories import PASSWORD, make_user, uscc
+from tests.factories import PASSWORD, count_queries, make_user, uscc
 from tracker.core.formatting import today_local
 from tracker.home import queries
 from tracker.projects.operations import create_project
@@ -66,20 +64,6 @@ def _section(html: str, heading_id: str) -> str:
     """The card whose heading has ``heading_id``."""
     start = html.index(f'aria-labelledby="{heading_id}"')
     return html[start:html.index("</section>", start)]
-
-
-@contextmanager
-def count_queries(db):
-    statements: list[str] = []
-
-    def listener(conn, cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
 
 
 @pytest.fixture()

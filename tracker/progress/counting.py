@@ -17,15 +17,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import aliased
 
 from tracker.funds.models import FundsRecord
 from tracker.progress.models import StageEvent
 from tracker.projects.models import Project
 from tracker.workflow.stages import at_or_after
-
-CATEGORIES = ("signed", "negotiating", "terminated")
 
 
 def counts_as(as_of: date | None = None) -> Any:
@@ -97,11 +95,3 @@ def reached(code: str, as_of: date | None = None) -> Any:
     """Counts at ``code`` or a later main-line stage (a rate's numerator)."""
     return counts_as(as_of).in_(at_or_after(code))
 
-
-def live_signed(as_of: date | None = None) -> Any:
-    return counts_as(as_of).not_in(("negotiating", "terminated"))
-
-
-def signed_or_terminated(as_of: date | None = None) -> Any:
-    """A rate's denominator rows: signed (any later stage, paused included) or terminated."""
-    return and_(Project.signed_on.is_not(None), counts_as(as_of) != "negotiating")
