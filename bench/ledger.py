@@ -221,6 +221,7 @@ def bench_import(kind: str, n: int, tmp: Path, profile: bool) -> str:
         if prof:
             _top(prof, "dry run")
             prof = cProfile.Profile()
+        timer = _StatementTimer(db.engine) if prof else None
         start = time.perf_counter()
         if prof:
             prof.enable()
@@ -229,6 +230,8 @@ def bench_import(kind: str, n: int, tmp: Path, profile: bool) -> str:
         if prof:
             prof.disable()
         commit = time.perf_counter() - start
+        if timer:
+            timer.report()
         after = db.session.execute(select(func.count(Project.id))).scalar_one()
         print(f"  import commit  {after - before:,} projects  {commit:6.1f} s  budget ≤ 20 s", flush=True)
         if prof:
@@ -237,11 +240,40 @@ def bench_import(kind: str, n: int, tmp: Path, profile: bool) -> str:
     return str(path)
 
 
+class _StatementTimer:
+    """Time spent per statement (its first words) from the cursor's start to its end."""
+
+    def __init__(self, engine) -> None:
+        from sqlalchemy import event
+
+        self.totals: dict[str, list[float]] = {}
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn, cursor, statement, params, context, executemany) -> None:
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def _after(self, conn, cursor, statement, params, context, executemany) -> None:
+        key = " ".join(statement.split()[:4])[:60]
+        entry = self.totals.setdefault(key, [0, 0.0])
+        entry[0] += 1
+        entry[1] += time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
+
+    def report(self) -> None:
+        print("  --- statements by time in the driver ---")
+        for key, (n, secs) in sorted(self.totals.items(), key=lambda kv: -kv[1][1])[:12]:
+            print(f"    {secs:7.2f} s  {n:6}×  {key}")
+
+
 def _top(prof: cProfile.Profile, label: str) -> None:
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(25)
     print(f"  --- cProfile, {label} (cumulative) ---")
     print("\n".join("    " + line for line in out.getvalue().splitlines()[6:40]))
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(15)
+    print(f"  --- cProfile, {label} (own time) ---")
+    print("\n".join("    " + line for line in out.getvalue().splitlines()[6:30]))
 
 
 def main() -> None:

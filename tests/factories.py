@@ -125,7 +125,7 @@ def make_project(unit: Unit | None = None, name: str | None = None, **kw) -> Pro
     db.session.flush()
     # Its first stage event and lights, as the create operation writes them (no planned
     # dates: tests that want them set them).
-    history.record_created(project, None, project.signed_on or date.today())
+    history.record_created([project], None, project.signed_on or date.today())
     lights.refresh_project(project)
     db.session.flush()
     return project

@@ -198,8 +198,14 @@ def test_template_has_lists_from_the_reference_data(client, login_as, world, ref
     industries = [c.value for c in lists["A"] if c.value]
     assert {"新能源", "低空经济"} <= set(industries)
     assert "已开工" in [c.value for c in lists["B"]] and "暂缓" not in [c.value for c in lists["B"]]
-    # The template itself (its example row) passes the import's check.
+    # The example row left in is refused, by name only: every other cell of it is valid, so
+    # a row filled in the same way imports.
     plan = plan_import(world["staff"], "t.xlsx", resp.data)
+    assert plan.errors == [(2, "项目名称", "这是模板中的示例行：请删除本行后再导入。")]
+    ws.cell(row=2, column=1, value="年产10万套新能源汽车零部件项目")
+    out = io.BytesIO()
+    book.save(out)
+    plan = plan_import(world["staff"], "t.xlsx", out.getvalue())
     assert plan.ok and plan.counts["new"] == 1, plan.errors
 
 

@@ -16,13 +16,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, event, inspect, select, text
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tracker.audit.hashing import GENESIS, Digester, audit_key, row_columns, row_fields
 from tracker.audit.models import AuditEntry
+from tracker.core.bulk import insert_returning_ids, update_many
 from tracker.core.db import utcnow
 from tracker.extensions import db
 
@@ -76,6 +77,24 @@ def record(
     return entry
 
 
+def record_many(actor: Any, action: str, object_type: str,
+                entries: list[tuple[int, int | None, dict[str, Any]]]) -> int:
+    """``record`` for many objects at once (a ledger import's thousands of projects): one
+    entry per (object id, project id, changes), inserted now without building an object per
+    entry, chained at commit like the others. Returns how many."""
+    if not entries:
+        return 0
+    session = db.session
+    now = utcnow()
+    actor_id = getattr(actor, "id", None)
+    ids = insert_returning_ids(session, AuditEntry, [
+        {"created_at": now, "actor_id": actor_id, "action": action, "object_type": object_type,
+         "object_id": object_id, "project_id": project_id, "changes": jsonable(changes)}
+        for object_id, project_id, changes in entries])
+    session.info.setdefault(_UNCHAINED, []).extend(ids)
+    return len(ids)
+
+
 def lock_chain(conn: Connection) -> None:
     """Serialise the chain's writers until this transaction ends.
 
@@ -104,7 +123,9 @@ def chain_pending(session: Session) -> int:
     # Only entries this session recorded: a row someone inserted past the application must
     # never receive a valid hash. Entries rolled back with a savepoint are transient again
     # (no identity) and drop out here.
-    own = {key[0] for key in (inspect(e).identity for e in session.info.pop(_UNCHAINED, ())) if key}
+    # (``record_many`` notes bare ids: its rows exist only if the transaction kept them.)
+    own = {key[0] for key in (((e,) if isinstance(e, int) else inspect(e).identity)
+                              for e in session.info.pop(_UNCHAINED, ())) if key}
     if not own:
         return 0
     t = AuditEntry.__table__
@@ -123,13 +144,9 @@ def chain_pending(session: Session) -> int:
     for entry_id, *values, changes_text, _prev, _hash in rows:
         digest = digester.digest(prev, row_fields(values, changes_text))
         seq += 1
-        updates.append({"b_id": entry_id, "b_seq": seq, "b_prev": prev, "b_hash": digest})
+        updates.append({"id": entry_id, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
-    conn.execute(
-        t.update().where(t.c.id == bindparam("b_id"))
-        .values(seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), hash=bindparam("b_hash")),
-        updates,
-    )
+    update_many(conn, t, updates)
     _sync_identity_map(session, updates)
     return len(updates)
 
@@ -138,11 +155,10 @@ def _sync_identity_map(session: Session, updates: list[dict]) -> None:
     """Show the chain values on the entry objects this session holds (no reload needed)."""
     mapper = inspect(AuditEntry)
     for u in updates:
-        obj = session.identity_map.get(mapper.identity_key_from_primary_key((u["b_id"],)))
+        obj = session.identity_map.get(mapper.identity_key_from_primary_key((u["id"],)))
         if obj is not None:
-            set_committed_value(obj, "seq", u["b_seq"])
-            set_committed_value(obj, "prev_hash", u["b_prev"])
-            set_committed_value(obj, "hash", u["b_hash"])
+            for key in ("seq", "prev_hash", "hash"):
+                set_committed_value(obj, key, u[key])
 
 
 def flush_audit() -> int:

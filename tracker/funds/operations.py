@@ -173,18 +173,16 @@ def remove_funds(actor: Any, row: FundsRecord, reason: str | None = "") -> Decim
     return total
 
 
-def add_opening_funds(actor: Any, project: Project, amount: Decimal | None) -> FundsRecord | None:
-    """A new project's funds already in place (the create form's optional amount): its first
-    record, dated at the signing (today when unsigned or signed in the future). The create
-    form's own amount check has asked about an amount above the investment already."""
+def opening_funds(actor: Any, project: Project) -> dict[str, Any] | None:
+    """The first funds record of a new project with funds already in place (the create
+    form's optional amount, set as its ``funds_in_place``), as the row to insert: dated at
+    the signing (today when unsigned or signed in the future). ``create_projects`` inserts
+    and audits it. The create form's own amount check has asked about an amount above the
+    investment already."""
+    amount = project.funds_in_place
     if amount is None or amount <= 0:
         return None
     today = today_local()
-    received_on = project.signed_on if project.signed_on and project.signed_on <= today else today
-    row = FundsRecord(project_id=project.id, received_on=received_on, amount=amount.quantize(Decimal("0.01")),
-                      note=_("新建项目时填写的已到位资金"), evidence="", recorded_by_id=getattr(actor, "id", None))
-    db.session.add(row)
-    total = _store_sum(project)
-    record(actor, "funds.create", row, {"received_on": received_on, "amount": row.amount,
-                                        "funds_in_place": total}, project_id=project.id)
-    return row
+    return {"project_id": project.id, "amount": amount, "evidence": "", "note": _("新建项目时填写的已到位资金"),
+            "received_on": project.signed_on if project.signed_on and project.signed_on <= today else today,
+            "recorded_by_id": getattr(actor, "id", None)}

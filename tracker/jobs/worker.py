@@ -53,9 +53,11 @@ class JobOutput:
 
 
 class JobContext:
-    """Handed to a job function: its parameters, its user, and ``progress()``."""
+    """Handed to a job function: its parameters, its user, ``progress()``, and
+    ``done_message``: what the job page says once it has finished (default "已完成")."""
 
     def __init__(self, job: Job):
+        self.done_message = ""
         self.job_id = job.id
         self.kind = job.kind
         self.params = dict(job.params or {})
@@ -149,7 +151,8 @@ def _run(app, ctx: JobContext, fn) -> str:
         done = _record(ops.finish, ctx.job_id, result_file=stored,
                        result_name=output.filename if output else None,
                        result_type=output.mimetype if output else None,
-                       result_size=len(output.data) if output else None, message=_("已完成"))
+                       result_size=len(output.data) if output else None,
+                       message=ctx.done_message or _("已完成"))
         if not done and stored:  # cancelled meanwhile: nobody will download it
             (result_dir(app) / stored).unlink(missing_ok=True)
         return "done" if done else "cancelled"

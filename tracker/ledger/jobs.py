@@ -59,4 +59,4 @@ def run_import(ctx: JobContext) -> None:
             raise
         db.session.commit()
     storage.remove(token)
-    ctx.progress(100, done_message(counts))
+    ctx.done_message = done_message(counts)

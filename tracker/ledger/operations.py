@@ -18,14 +18,16 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import func, select
 
 from tracker.auth.models import User
+from tracker.core.bulk import unit_pairs
 from tracker.core.formatting import today_local
 from tracker.core.permissions import can, scope_filter
 from tracker.extensions import db
 from tracker.ledger.read import Grid, Layout, find_layout, read_grid
 from tracker.ledger.rows import LedgerRow, _chinese, check_milestones, read_rows, validate_row
+from tracker.ledger.template import is_example
 from tracker.projects.choices import project_choices
 from tracker.projects.models import Project
 from tracker.projects.schemas import AmountGuard, ProjectFields
@@ -120,9 +122,8 @@ def _existing(actor: Any, rows: list[LedgerRow], validated: list[Any]) -> dict[A
         for p in db.session.execute(select(Project).where(Project.id.in_(ids),
                                                           scope_filter(actor, Project.unit_id))).scalars():
             found[p.id] = p
-    for chunk in _chunks(sorted(keys), 500):
-        for p in db.session.execute(select(Project).where(
-                tuple_(Project.unit_id, func.lower(Project.name)).in_(chunk))).scalars():
+    for p in unit_pairs(db.session, Project, func.lower(Project.name), keys):
+        if (p.unit_id, p.name.lower()) in keys:
             found[(p.unit_id, p.name.lower())] = p
     return found
 
@@ -143,6 +144,8 @@ def _outcome(actor: Any, row: LedgerRow, values: Any, existing: dict[Any, Projec
         return Outcome(row, "error", str(row.data.get("name") or ""))
     name = values.name
     key = (values.unit_id, name.lower())
+    if is_example(name):
+        row.error("name", _("这是模板中的示例行：请删除本行后再导入。"))
     if key in seen:
         row.error("name", _("同一落户地的项目“%(name)s”在文件中出现了不止一次。", name=name))
     seen.add(key)
@@ -217,35 +220,43 @@ def _milestone_changes(project: Project, row: LedgerRow) -> list[str]:
 # --- Commit ------------------------------------------------------------------------------------
 
 def commit_import(actor: Any, plan: ImportPlan, progress: Any = None) -> dict[str, int]:
-    """Apply a plan with no errors (else ValueError): every new row created and every
-    update saved through the project operations, each audited. The caller commits once.
-    ``progress(done, total)``, when given, is called every 100 rows (a job's progress bar)."""
+    """Apply a plan with no errors (else ValueError): the new rows created in batches through
+    ``create_projects`` (the form's rules, statements per batch rather than per row) and
+    every update saved through ``update_project``, each change audited. The caller commits
+    once. ``progress(done, total)``, when given, is called as rows are done (a job's bar)."""
     if not plan.ok:
         raise ValueError("the plan has errors")
-    from tracker.projects.operations import create_project, update_project
+    from tracker.projects.operations import NewProject, create_projects, update_project
 
-    created: list[tuple[Project, LedgerRow]] = []
+    total = len(plan.outcomes)
+    new = [o for o in plan.outcomes if o.kind == "new"]
+    changed = [o for o in plan.outcomes if o.kind == "update"]
+    done = total - len(new) - len(changed)  # unchanged rows: nothing to do
     before = set(db.session.identity_map.keys())
-    for i, outcome in enumerate(plan.outcomes):
-        if progress is not None and i % 100 == 0:
-            progress(i, len(plan.outcomes))
-        if i and i % RELEASE_EVERY == 0:
-            _release(before)
+    for chunk in _chunks(new, CREATE_BATCH):
+        create_projects(actor, [NewProject(o.values.project_values(), o.values.investor_values(),
+                                                      o.row.stage or "signed", planned=dict(o.row.planned),
+                                                      actual=dict(o.row.actual)) for o in chunk])
+        _release(before)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
+    for i, outcome in enumerate(changed, 1):
         values, row = outcome.values, outcome.row
-        if outcome.kind == "new":
-            project = create_project(actor, values.project_values(), values.investor_values(), row.stage or "signed")
-            created.append((project, row))
-        elif outcome.kind == "update":
-            project = db.session.get(Project, outcome.project_id)
-            project_values = {k: v for k, v in values.project_values().items()
-                              if k in values.model_fields_set and k != "funds_in_place"}
-            update_project(actor, project, project_values, values.investor_values(), project.version_id)
-            _add_funds_difference(actor, project, values.funds_in_place)
-            _set_planned(actor, project, row)
-    _place_created(actor, created)
+        project = db.session.get(Project, outcome.project_id)
+        project_values = {k: v for k, v in values.project_values().items()
+                          if k in values.model_fields_set and k != "funds_in_place"}
+        update_project(actor, project, project_values, values.investor_values(), project.version_id)
+        _add_funds_difference(actor, project, values.funds_in_place)
+        _set_planned(actor, project, row)
+        if i % RELEASE_EVERY == 0:
+            _release(before)
+            if progress is not None:
+                progress(done + i, total)
     return plan.counts
 
 
+CREATE_BATCH = 500
 RELEASE_EVERY = 25
 
 
@@ -276,41 +287,3 @@ def _set_planned(actor: Any, project: Project, row: LedgerRow) -> None:
         from tracker.workflow.operations import set_planned_dates
 
         set_planned_dates(actor, project, dict(row.planned))
-
-
-def _place_created(actor: Any, created: list[tuple[Project, LedgerRow]]) -> None:
-    """A new project imported at a later stage: its milestones' dates from the ledger and a
-    stage history rebuilt from them (as the migration did for projects older than the
-    history), then its lights."""
-    from tracker.audit.operations import jsonable, record
-    from tracker.progress import history, lights
-    from tracker.progress.models import StageEvent
-    from tracker.workflow.models import Milestone
-
-    placed = [(p, r) for p, r in created if r.planned or r.actual or (r.stage or "signed") not in ("signed",
-                                                                                                  "negotiating")]
-    if not placed:
-        return
-    ids = [p.id for p, _r in placed]
-    have = {(m.project_id, m.stage): m for m in db.session.execute(
-        select(Milestone).where(Milestone.project_id.in_(ids))).scalars()}
-    for project, row in placed:
-        for code in set(row.planned) | set(row.actual):
-            ms = have.get((project.id, code))
-            if ms is None:
-                ms = Milestone(project_id=project.id, stage=code)
-                db.session.add(ms)
-            if code in row.planned:
-                ms.planned_on = row.planned[code]
-            if code in row.actual:
-                ms.actual_on = row.actual[code]
-        record(actor, "milestone.import", project, {
-            **{f"planned.{c}": jsonable(d) for c, d in row.planned.items()},
-            **{f"actual.{c}": jsonable(d) for c, d in row.actual.items()}})
-    db.session.flush()
-    db.session.execute(delete(StageEvent).where(StageEvent.project_id.in_(ids)))
-    history.backfill(db.session, ids)
-    lights.refresh(db.session, ids)
-    for project, _row in placed:
-        if project in db.session:
-            db.session.expire(project, ["stage_since", "due_on", "red_on"])

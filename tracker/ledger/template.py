@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from tracker.core.permissions import scope_filter
@@ -32,10 +33,24 @@ def _lists(user: Any) -> dict[str, list[str]]:
             "stage": [label(c) for c in CODES if c != "paused"]}
 
 
+EXAMPLE_NAME = _l("示例：年产10万套新能源汽车零部件项目（导入前请删除本行）")
+
+
+def is_example(name: str) -> bool:
+    """The template's example row, in whichever language the template was downloaded."""
+    from flask_babel import force_locale
+
+    names = set()
+    for locale in ("zh_CN", "en"):
+        with force_locale(locale):
+            names.add(str(EXAMPLE_NAME))
+    return name.strip() in names
+
+
 def _example(lists: dict[str, list[str]], key: str) -> Any:
     first = {k: (v[0] if v else "") for k, v in lists.items()}
     return {
-        "name": _("示例：年产10万套新能源汽车零部件项目（导入前请删除本行）"),
+        "name": str(EXAMPLE_NAME),
         "investor_name": _("示例新能源科技有限公司"), "investor_uscc": "",
         "source_region_id": first["source_region_id"], "industry_id": first["industry_id"],
         "unit_id": first["unit_id"], "contracted_investment": 52000, "funds_in_place": 0,

@@ -82,11 +82,19 @@ def first_stage_since(stage: str, signed_on: date | None, today: date) -> date:
     return signed_on if stage != "negotiating" and signed_on else today
 
 
-def record_created(project: Any, actor_id: int | None, today: date) -> None:
-    """A new project's first event: signed on its signing date, or negotiating from today."""
-    effective = first_stage_since(project.stage, project.signed_on, today)
-    record_move(project, kind="create", from_stage=None, to_stage=project.stage, effective_on=effective,
-                actor_id=actor_id)
+def record_created(projects: list[Any], actor_id: int | None, today: date) -> None:
+    """New projects' first events (one INSERT): signed on the signing date, or negotiating
+    from today. ``stage_since`` is set already (``first_stage_since``)."""
+    from tracker.core.bulk import insert_many
+    from tracker.extensions import db
+    from tracker.progress.models import StageEvent
+
+    if projects:
+        insert_many(db.session, StageEvent, [
+            {"project_id": p.id, "kind": "create", "from_stage": None, "to_stage": p.stage,
+             "counts_as": counts_as(p.stage, None, p.paused_from_stage),
+             "effective_on": first_stage_since(p.stage, p.signed_on, today), "actor_id": actor_id}
+            for p in projects])
 
 
 def redate_signing(project: Any, old: date | None) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -201,3 +202,8 @@ class Project(TimestampMixin, db.Model):
 # anyway. The migration creates the one for the database in use.
 Index("ix_project_recent_pg", Project.signed_on.desc().nulls_last(), Project.id.desc()).ddl_if(dialect="postgresql")
 Index("ix_project_recent", Project.signed_on.desc(), Project.id.desc()).ddl_if(dialect="sqlite")
+
+# Names are unique per unit whatever their case: the lookups (create, rename, a ledger
+# import's thousands) compare lower(name) within a unit.
+Index("ix_project_unit_lower_name", Project.unit_id, func.lower(Project.name))
+Index("ix_investor_unit_lower_name", Investor.unit_id, func.lower(Investor.name))

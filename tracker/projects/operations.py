@@ -1,13 +1,16 @@
 """Project and investor changes. Every change is audited; nothing here commits."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from tracker.audit.operations import diff, jsonable, record
+from tracker.audit.operations import diff, jsonable, record, record_many
+from tracker.core.bulk import allocate_ids, insert_many, insert_returning_ids, unit_pairs
 from tracker.core.db import utcnow
 from tracker.core.formatting import today_local
 from tracker.core.input import InputError as FieldErrors  # {field: message}, found by the database
@@ -59,67 +62,181 @@ def resolve_investor(actor, *, name: str, uscc: str | None, source_region_id: in
     ``unit_id``'s investors only, so a project never points at, shows or changes another
     unit's record; a company that invests in two counties gets one record in each.
     """
-    if actor is not None and not in_scope(actor, unit_id):
-        raise FieldErrors({"unit_id": _("只能为本单位登记项目和投资方。")})
-    investor = db.session.execute(
-        select(Investor).where(Investor.unit_id == unit_id, func.lower(Investor.name) == name.lower())
-    ).scalar_one_or_none()
-    if investor is not None:
-        if uscc and investor.uscc and investor.uscc != uscc:
-            raise FieldErrors({"investor_uscc": _("与已登记的同名投资方的统一社会信用代码不一致，请在投资方页面核对。")})
-        if uscc and not investor.uscc:
-            if _uscc_owner(uscc, unit_id) is not None:
-                raise FieldErrors({"investor_uscc": _("该统一社会信用代码已属于另一家投资方。")})
-            record(actor, "investor.update", investor, {"uscc": [None, uscc]})
-            investor.uscc = uscc
-        return investor
-    errors = {}
-    if source_region_id is None:
-        errors["source_region_id"] = _("新投资方请选择来源地。")
-    if uscc and _uscc_owner(uscc, unit_id) is not None:
-        errors["investor_uscc"] = _("该统一社会信用代码已属于另一家投资方。")
-    if errors:
-        raise FieldErrors(errors)
-    investor = Investor(name=name, uscc=uscc or None, source_region_id=source_region_id,
-                        country=country or "中国", introduction="", unit_id=unit_id)
-    db.session.add(investor)
-    record(actor, "investor.create", investor,
-           {"name": name, "uscc": uscc, "source_region_id": source_region_id})
-    return investor
+    return resolve_investors(actor, [{"name": name, "uscc": uscc, "source_region_id": source_region_id,
+                                      "country": country, "unit_id": unit_id}])[0]
 
 
-def _uscc_owner(uscc: str, unit_id: int) -> Investor | None:
-    return db.session.execute(
-        select(Investor).where(Investor.unit_id == unit_id, Investor.uscc == uscc)
-    ).scalar_one_or_none()
+def resolve_investors(actor, wanted: list[dict[str, Any]]) -> list[Investor]:
+    """``resolve_investor`` for many projects at once (a ledger import), in a few statements
+    per 500: each item has ``unit_id``, ``name``, ``uscc``, ``source_region_id``, ``country``.
+    Items naming the same new investor share one new record. Raises FieldErrors."""
+    for item in wanted:
+        if actor is not None and not in_scope(actor, item["unit_id"]):
+            raise FieldErrors({"unit_id": _("只能为本单位登记项目和投资方。")})
+    names = {(w["unit_id"], w["name"].lower()) for w in wanted}
+    usccs = {(w["unit_id"], w["uscc"]) for w in wanted if w.get("uscc")}
+    by_name = {(i.unit_id, i.name.lower()): i for i in unit_pairs(db.session, Investor, func.lower(Investor.name), names)
+               if (i.unit_id, i.name.lower()) in names}
+    by_uscc = {(i.unit_id, i.uscc): i for i in unit_pairs(db.session, Investor, Investor.uscc, usccs)
+               if (i.unit_id, i.uscc) in usccs}
+    out: list[Investor] = []
+    created: list[Investor] = []
+    for item in wanted:
+        unit_id, uscc = item["unit_id"], item.get("uscc") or None
+        investor = by_name.get((unit_id, item["name"].lower()))
+        if investor is not None:
+            if uscc and investor.uscc and investor.uscc != uscc:
+                raise FieldErrors({"investor_uscc": _("与已登记的同名投资方的统一社会信用代码不一致，请在投资方页面核对。")})
+            if uscc and not investor.uscc:
+                if (unit_id, uscc) in by_uscc:
+                    raise FieldErrors({"investor_uscc": _("该统一社会信用代码已属于另一家投资方。")})
+                if investor.id is not None:  # one created above has its USCC in its create entry
+                    record(actor, "investor.update", investor, {"uscc": [None, uscc]})
+                by_uscc[(unit_id, uscc)] = investor
+                investor.uscc = uscc
+            out.append(investor)
+            continue
+        errors = {}
+        if item.get("source_region_id") is None:
+            errors["source_region_id"] = _("新投资方请选择来源地。")
+        if uscc and (unit_id, uscc) in by_uscc:
+            errors["investor_uscc"] = _("该统一社会信用代码已属于另一家投资方。")
+        if errors:
+            raise FieldErrors(errors)
+        investor = Investor(name=item["name"], uscc=uscc, source_region_id=item["source_region_id"],
+                            country=item.get("country") or "中国", introduction="", unit_id=unit_id)
+        by_name[(unit_id, item["name"].lower())] = investor
+        if uscc:
+            by_uscc[(unit_id, uscc)] = investor
+        created.append(investor)
+        out.append(investor)
+    if created:
+        _give_ids(created)
+        db.session.add_all(created)
+        db.session.flush()
+        record_many(actor, "investor.create", "investor", [
+            (i.id, None, {"name": i.name, "uscc": i.uscc, "source_region_id": i.source_region_id}) for i in created])
+    return out
+
+
+def _give_ids(objects: list[Any]) -> None:
+    """Ids from the sequence before a flush of many new objects (see ``core.bulk``)."""
+    ids = allocate_ids(db.session, type(objects[0]).__table__, len(objects))
+    for obj, i in zip(objects, ids or (), strict=False):
+        obj.id = i
+
+
+@dataclass
+class NewProject:
+    """One project to create: ``values`` as the input layer gives them (``funds_in_place``
+    is the opening funds, the first funds record), the investor's fields, the stage, for a
+    增资 the original project (resolved by ``create_project``), and milestone dates known
+    already (a ledger's): planned ones replace the default plan's, actual ones place a
+    project created at a later stage in its history."""
+    values: dict[str, Any]
+    investor: dict[str, Any]
+    stage: str
+    increase_of: Project | None = None
+    planned: dict[str, date] = field(default_factory=dict)
+    actual: dict[str, date] = field(default_factory=dict)
+
+    @property
+    def placed(self) -> bool:
+        """Created past signing or with stages reached: its history is rebuilt from the
+        actual dates (as the migration did for projects older than the history)."""
+        return bool(self.actual) or self.stage not in ("negotiating", "signed")
 
 
 def create_project(actor, values: dict[str, Any], investor_values: dict[str, Any], stage: str) -> Project:
     """A new project. ``values`` may carry ``funds_in_place`` (funds already in place: the
     first funds record) and ``increase_of`` (the name of the project it adds capital to)."""
-    from tracker.funds.operations import add_opening_funds
+    unit_id = values["unit_id"]
+    original = _resolve_increase(actor, values.get("increase_of"), unit_id, None, values.get("signed_on"))
+    return create_projects(actor, [NewProject(values, investor_values, stage, original)])[0]
 
-    opening = values.get("funds_in_place")
-    increase_name = values.get("increase_of")
-    values = _normalise({k: values[k] for k in PROJECT_FIELDS if k in values})
-    if _name_taken(values["name"], values["unit_id"], None):
-        raise FieldErrors({"name": _name_taken_message()})
-    original = _resolve_increase(actor, increase_name, values["unit_id"], None, values.get("signed_on"))
-    investor = resolve_investor(actor, unit_id=values["unit_id"], **investor_values)
-    project = Project(**values, investor=investor, stage=stage, created_by_id=actor.id,
-                      stage_since=history.first_stage_since(stage, values.get("signed_on"), today_local()),
-                      increase_of_id=original.id if original else None)
-    db.session.add(project)
+
+def create_projects(actor, items: list[NewProject]) -> list[Project]:
+    """New projects, each as the form creates one: its investor (found or new), its first
+    stage event, planned milestone dates from the signing date, its lights, the opening
+    funds record and an audit entry for each, in a constant number of statements per call
+    (a ledger import creates thousands: the rows other than projects and investors go in
+    as bulk INSERTs, no object each). Raises FieldErrors on a name taken."""
+    from tracker.funds.models import FundsRecord
+    from tracker.funds.operations import opening_funds
+    from tracker.workflow.models import Milestone
+
+    today = today_local()
+    rows = [(_normalise({k: item.values[k] for k in PROJECT_FIELDS if k in item.values}), item) for item in items]
+    taken = _names_taken([(values["unit_id"], values["name"]) for values, _item in rows])
+    if taken:
+        message = _name_taken_message()
+        raise FieldErrors({"name": message if len(rows) == 1 else _("“%(name)s”：%(message)s", name=taken,
+                                                                           message=message)})
+    investors = resolve_investors(actor, [{**item.investor, "unit_id": values["unit_id"]} for values, item in rows])
+    limits = lights.deadlines(db.session)
+    projects, plans = [], []
+    for (values, item), investor in zip(rows, investors, strict=True):
+        signed_on = values.get("signed_on")
+        since = history.first_stage_since(item.stage, signed_on, today)
+        plan = {**(lights.default_plan(signed_on, limits) if signed_on else {}), **item.planned}
+        nxt = lights.next_stage(item.stage)
+        due_on, red_on = lights.due_dates(item.stage, since, plan.get(nxt) if nxt else None, limits)
+        opening = item.values.get("funds_in_place")
+        projects.append(Project(
+            **values, investor=investor, stage=item.stage, created_by_id=actor.id, stage_since=since,
+            due_on=due_on, red_on=red_on, increase_of_id=item.increase_of.id if item.increase_of else None,
+            funds_in_place=opening.quantize(Decimal("0.01")) if opening and opening > 0 else Decimal("0.00")))
+        plans.append(plan)
+    _give_ids(projects)
+    db.session.add_all(projects)
     db.session.flush()
-    plan = start_progress(project, actor.id)
-    snapshot = {k: jsonable(v) for k, v in values.items() if v not in (None, "", False)}
-    if plan:
-        snapshot["planned"] = {code: jsonable(day) for code, day in plan.items()}
-    if original is not None:
-        snapshot["increase_of"] = original.name
-    record(actor, "project.create", project, {**snapshot, "stage": stage, "investor": investor.name})
-    add_opening_funds(actor, project, opening)
-    return project
+
+    milestones, audits = [], []
+    for project, plan, (values, item) in zip(projects, plans, rows, strict=True):
+        milestones += [{"project_id": project.id, "stage": code, "planned_on": plan.get(code),
+                        "actual_on": item.actual.get(code)} for code in sorted(plan.keys() | item.actual.keys())]
+        snapshot = {k: jsonable(v) for k, v in values.items() if v not in (None, "", False)}
+        if plan:
+            snapshot["planned"] = {code: jsonable(day) for code, day in plan.items()}
+        if item.actual:
+            snapshot["actual"] = {code: jsonable(day) for code, day in item.actual.items()}
+        if item.increase_of is not None:
+            snapshot["increase_of"] = item.increase_of.name
+        audits.append((project.id, project.id, {**snapshot, "stage": item.stage, "investor": project.investor.name}))
+    if milestones:
+        insert_many(db.session, Milestone, milestones)
+    record_many(actor, "project.create", "project", audits)
+    history.record_created([p for p, (_v, item) in zip(projects, rows, strict=True) if not item.placed],
+                           actor.id, today)
+    funds = [row for row in (opening_funds(actor, p) for p in projects) if row is not None]
+    if funds:
+        ids = insert_returning_ids(db.session, FundsRecord, funds)
+        record_many(actor, "funds.create", "funds_record", [
+            (i, row["project_id"], {"received_on": row["received_on"], "amount": row["amount"],
+                                    "funds_in_place": row["amount"]}) for i, row in zip(ids, funds, strict=True)])
+    placed = [p.id for p, (_v, item) in zip(projects, rows, strict=True) if item.placed]
+    if placed:
+        history.backfill(db.session, placed)
+        lights.refresh(db.session, placed)
+        for project in projects:
+            if project.id in placed:
+                db.session.expire(project, ["stage_since", "due_on", "red_on"])
+    return projects
+
+
+def _names_taken(keys: list[tuple[int, str]]) -> str | None:
+    """A name among ``keys`` (unit_id, name) that its unit has already (names are unique per
+    unit, case-insensitively), or that ``keys`` holds twice; None when all are free."""
+    lowered = [(unit_id, name.lower()) for unit_id, name in keys]
+    seen: set[tuple[int, str]] = set()
+    for key, (_unit, name) in zip(lowered, keys, strict=True):
+        if key in seen:
+            return name
+        seen.add(key)
+    for unit_id, name in unit_pairs(db.session, Project, func.lower(Project.name), seen, Project.unit_id, Project.name):
+        if (unit_id, name.lower()) in seen:
+            return name
+    return None
 
 
 def _resolve_increase(actor, name: str | None, unit_id: int, project: Project | None,
@@ -156,20 +273,6 @@ def _project_name(project_id: int | None) -> str | None:
     if project_id is None:
         return None
     return db.session.execute(select(Project.name).where(Project.id == project_id)).scalar_one_or_none()
-
-
-def start_progress(project: Project, actor_id: int | None) -> dict[str, Any]:
-    """A new project's first stage event, its milestones' planned dates (from the signing
-    date and the stage deadlines: otherwise it could never be late) and its lights.
-    Returns the planned dates set."""
-    from tracker.workflow.models import Milestone
-
-    history.record_created(project, actor_id, today_local())
-    plan = lights.default_plan(project.signed_on, lights.deadlines(db.session)) if project.signed_on else {}
-    db.session.add_all(Milestone(project_id=project.id, stage=code, planned_on=day) for code, day in plan.items())
-    db.session.flush()
-    lights.refresh_project(project)
-    return plan
 
 
 def update_project(actor, project: Project, values: dict[str, Any], investor_values: dict[str, Any],
