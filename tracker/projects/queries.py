@@ -7,12 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, inspect, or_, select
 from sqlalchemy.orm import selectinload
 
 from tracker.auth.models import Unit
+from tracker.core import datacache
 from tracker.core.formatting import ref_name, today_local
 from tracker.core.input import Problem, int_arg, parse_date
 from tracker.core.pagination import Page, page_arg
@@ -216,7 +218,11 @@ def totals(conds: Any, as_of: date | None = None) -> Totals:
 def _totals_and_page(user, f: ProjectFilters, per_page: int) -> tuple[Any, Totals, int]:
     """The filter conditions, the totals line (one query) and the page number, capped."""
     conds = and_(*_conditions(user, f))
-    found = totals(conds, f.as_of)
+    # The totals line reads every matching row: kept until the data changes (core.datacache),
+    # per scope and filters (the user's own id only for 我的项目).
+    key = ("totals", "city" if user.is_city else user.unit_id, user.id if f.mine else None,
+           tuple(sorted(f.as_args(sort=None).items())))
+    found = datacache.cached(key, lambda: totals(conds, f.as_of))
     return conds, found, min(f.page, max(1, -(-found.rows // per_page)))
 
 
@@ -290,11 +296,25 @@ def list_page(user, f: ProjectFilters, reference: dict[str, list], per_page: int
 
 
 def filter_choices(user) -> dict[str, list]:
-    """Options for the filter bar (units limited to the user's scope)."""
+    """Options for the filter bar (units limited to the user's scope), as plain read-only
+    copies kept until the data changes (reference edits are audited: ``core.datacache``):
+    three statements a page fewer."""
+    return datacache.cached(("choices", "city" if user.is_city else user.unit_id), lambda: _filter_choices(user))
+
+
+class Choice(SimpleNamespace):
+    """A reference row's columns (id, name, name_en, …) without its ORM object."""
+
+
+def _plain(rows: Any) -> list[Choice]:
+    return [Choice(**{c.key: getattr(r, c.key) for c in inspect(r).mapper.column_attrs}) for r in rows]
+
+
+def _filter_choices(user) -> dict[str, list]:
     # Every unit in scope, retired ones too (their projects still show them), all industries.
     units = db.session.execute(
         select(Unit).where(scope_filter(user, Unit.id)).order_by(Unit.is_active.desc(), Unit.sort_order, Unit.id)
     ).scalars().all()
     industries = db.session.execute(select(Industry).order_by(Industry.sort_order, Industry.id)).scalars().all()
     regions = db.session.execute(select(SourceRegion).order_by(SourceRegion.sort_order, SourceRegion.id)).scalars().all()
-    return {"units": units, "industries": industries, "regions": regions}
+    return {"units": _plain(units), "industries": _plain(industries), "regions": _plain(regions)}

@@ -17,7 +17,7 @@ from tracker.core.permissions import can, load, require
 from tracker.extensions import db
 from tracker.projects.choices import fill_form, project_choices
 from tracker.projects.forms import ProjectForm
-from tracker.projects.models import Project
+from tracker.projects.models import Investor, Project
 from tracker.projects.operations import FieldErrors, StaleEdit, create_project, set_archived, update_project
 from tracker.projects.queries import SORTS, ProjectFilters, filter_choices, list_page
 from tracker.projects.schemas import ProjectCreate, ProjectUpdate
@@ -58,7 +58,10 @@ def list_projects():
 
 @bp.get("/<int:project_id>")
 def view_project(project_id: int):
-    project = load_project(project_id)
+    # What the page shows of the project's relations, loaded with it (not a lazy load each).
+    project = load(Project, project_id, "project.view",
+                   joinedload(Project.investor).joinedload(Investor.source_region), joinedload(Project.industry),
+                   joinedload(Project.platform), joinedload(Project.owner), joinedload(Project.unit))
     signing = db.session.execute(
         select(CeremonySigning).options(joinedload(CeremonySigning.ceremony))
         .where(CeremonySigning.project_id == project.id)

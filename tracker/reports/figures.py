@@ -9,12 +9,11 @@ same rules the project list's totals use: every figure carries the list argument
 
 One grouped query (the *cube*: unit × industry × source region × size band × stage) feeds
 every breakdown; compliance (履约率) and the lights add one query each. Results are cached
-per scope and query until the data changes (``data_version``).
+per scope and query until the data changes (``core.datacache``).
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,14 +23,13 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 
 from tracker.auth.models import Unit
+from tracker.core import datacache
 from tracker.core.formatting import today_local
 from tracker.core.input import Problem, int_arg, parse_date
 from tracker.core.permissions import scope_filter
 from tracker.extensions import db
-from tracker.funds.models import FundsRecord
 from tracker.progress import counting
 from tracker.progress.lights import lit_condition
-from tracker.progress.models import StageDeadline, StageEvent
 from tracker.projects.models import Investor, Project, SourceRegion
 from tracker.targets.models import UnitTarget
 from tracker.workflow.models import Milestone
@@ -622,63 +620,9 @@ def summary(user: Any, q: ReportQuery) -> dict[str, Any]:
 
 # --- Cache ---------------------------------------------------------------------------------------
 
-_CACHE: OrderedDict[Any, Any] = OrderedDict()
-_CACHE_SIZE = 128
-_LOCK = threading.Lock()
-
-
 def _scope_key(user: Any) -> Any:
     return "city" if user.is_city else user.unit_id
 
 
-def data_version() -> tuple:
-    """Changes whenever anything a figure reads changes: every change writes an audit entry
-    (stage moves, edits, funds, targets, deadlines, planned dates); plus the stage events
-    and projects themselves, and the day (the lights)."""
-    from tracker.audit.models import AuditEntry
-
-    row = db.session.execute(select(
-        select(func.max(AuditEntry.id)).scalar_subquery(),
-        select(func.max(StageEvent.id)).scalar_subquery(),
-        select(func.max(Project.updated_at)).scalar_subquery(),
-        select(func.max(FundsRecord.id)).scalar_subquery(),
-        select(func.sum(StageDeadline.version_id)).scalar_subquery(),
-    )).one()
-    return (*row, today_local(), str(db.engine.url))
-
-
-def _request_version() -> tuple:
-    """``data_version`` once per request (a page asks for several figures), kept on the
-    request object itself (not ``g``: tests push one app context for many requests)."""
-    from flask import has_request_context, request
-
-    if not has_request_context():
-        return data_version()
-    current = request._get_current_object()
-    version = getattr(current, "_figures_version", None)
-    if version is None:
-        version = data_version()
-        current._figures_version = version
-    return version
-
-
-def _cached(key: Any, build: Callable[[], Any]) -> Any:
-    from flask_babel import get_locale
-
-    # The locale too: breakdown labels are names in the UI language.
-    full = (key, _request_version(), str(get_locale()))
-    with _LOCK:
-        if full in _CACHE:
-            _CACHE.move_to_end(full)
-            return _CACHE[full]
-    value = build()
-    with _LOCK:
-        _CACHE[full] = value
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return value
-
-
-def clear_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()
+_cached = datacache.cached
+clear_cache = datacache.clear

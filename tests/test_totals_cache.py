@@ -1,0 +1,99 @@
+"""The list's totals line is cached until the data changes (``core.datacache``): after every
+kind of write, for every scope and filter, it equals a fresh count."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import and_
+
+from tests.factories import make_project, make_user, uscc
+from tracker.core import datacache
+from tracker.funds.operations import add_funds, remove_funds
+from tracker.projects.operations import NewProject, create_project, create_projects, set_archived, update_project
+from tracker.projects.queries import ProjectFilters, _conditions, project_page, totals
+from tracker.workflow import operations as wf
+
+VIEWS = [{}, {"stage": "signed"}, {"stage": "registered"}, {"q": "缓存"}, {"size": "10"}, {"year": "2024"},
+         {"archived": "1"}, {"mine": "1"}]
+
+
+def _values(ref, name: str, **kw) -> dict:
+    return {"name": name, "unit_id": ref.huangyan.id, "industry_id": ref.industry.id, "signed_on": date(2024, 5, 1),
+            "contracted_investment": Decimal(20000), "content": "", **kw}
+
+
+def _investor(ref) -> dict:
+    return {"name": "缓存测试投资方", "uscc": None, "source_region_id": ref.region.id, "country": "中国"}
+
+
+@pytest.fixture()
+def check(app, db, ref):
+    users = [make_user("staff", ref.huangyan), make_user("manager", ref.city), make_user("staff", ref.linhai)]
+    db.session.commit()
+
+    def _check(label: str) -> None:
+        db.session.commit()  # the audit chain's seq moves at commit: what other processes see
+        for user in users:
+            for args in VIEWS:
+                f = ProjectFilters.from_args(args)
+                with app.test_request_context():
+                    _page, cached = project_page(user, f)
+                    fresh = totals(and_(*_conditions(user, f)), f.as_of)
+                assert cached == fresh, (label, user.unit_id, args)
+
+    _check("start")
+    return users, _check
+
+
+def _values_form(ref, name):
+    return _values(ref, name), _investor(ref)
+
+
+def test_totals_follow_every_kind_of_write(db, ref, check):
+    (staff, city, _lh), check = check
+    manager = make_user("manager", ref.huangyan)
+    project = create_project(staff, *_values_form(ref, "缓存项目一"), "signed")
+    check("create")
+    update_project(staff, project, {"contracted_investment": Decimal(150000)}, _investor(ref), project.version_id)
+    check("edit investment")
+    update_project(staff, project, {"owner_id": staff.id}, _investor(ref), project.version_id)
+    check("owner (我的项目)")
+    req = wf.request_move(staff, project, to_stage="registered", actual_date="2024-06-01",
+                          values={"company_uscc": uscc(), "registered_capital": "5000"})
+    check("request filed")
+    wf.approve(manager, req.id)
+    check("stage approved")
+    row = add_funds(staff, project, date(2024, 6, 2), Decimal(3000), confirm=True)
+    check("funds added")
+    remove_funds(staff, row, "录错")
+    check("funds removed")
+    set_archived(manager, project, True)
+    check("archived")
+    set_archived(manager, project, False)
+    check("restored")
+    create_projects(city, [NewProject(_values(ref, f"缓存批量{i}", unit_id=(ref.huangyan if i % 2 else ref.linhai).id),
+                                      _investor(ref), "signed") for i in range(25)])
+    check("bulk import")
+    other = make_project(unit=ref.linhai, name="缓存临海", signed_on=date.today() - timedelta(days=3))
+    set_archived(city, other, True)
+    check("another unit's project archived")
+
+
+def test_the_version_moves_at_commit_not_before(app, db, ref):
+    """Another process's cache must not keep figures from before a commit: the version is
+    read from what is committed (the chain's seq) plus this transaction's own entries."""
+    staff = make_user("staff", ref.huangyan)
+    db.session.commit()
+    with app.test_request_context():
+        before = datacache.data_version()
+    create_project(staff, *_values_form(ref, "缓存版本"), "signed")
+    db.session.flush()
+    with app.test_request_context():
+        flushed = datacache.data_version()
+    db.session.commit()
+    with app.test_request_context():
+        committed = datacache.data_version()
+    assert before != flushed != committed
+    assert committed[0] > (before[0] or 0)  # seq: in commit order

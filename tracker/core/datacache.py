@@ -1,0 +1,76 @@
+"""Figures computed from many rows (the dashboard's, the list's totals line), kept per key
+until the data changes: a small in-process LRU keyed by ``data_version()``, so a cached
+value can never outlive a change, in this process or any other.
+
+``data_version`` is the audit chain's newest ``seq`` (every change writes an audit entry,
+and ``seq`` is given under the chain's lock at commit, in commit order: an id or a
+timestamp can be taken by a transaction that commits after a later one, and a cache keyed
+on it alone would keep the older figure for good), the newest entry id (the reading
+transaction's own changes, chained only at its commit), the stage deadlines' versions (they
+move the lights), and the day (the lights and "today" in filters). Read once per request.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+
+from tracker.core.formatting import today_local
+from tracker.extensions import db
+
+_CACHE: OrderedDict[Any, Any] = OrderedDict()
+_CACHE_SIZE = 256
+_LOCK = threading.Lock()
+
+
+def data_version() -> tuple:
+    from tracker.audit.models import AuditEntry
+    from tracker.progress.models import StageDeadline
+
+    row = db.session.execute(select(
+        select(func.max(AuditEntry.seq)).scalar_subquery(),
+        select(func.max(AuditEntry.id)).scalar_subquery(),  # this transaction's own changes
+        select(func.sum(StageDeadline.version_id)).scalar_subquery(),
+    )).one()
+    return (*row, today_local(), str(db.engine.url))
+
+
+def request_version() -> tuple:
+    """``data_version`` once per request (a page asks for several figures), kept on the
+    request object itself (not ``g``: tests push one app context for many requests)."""
+    from flask import has_request_context, request
+
+    if not has_request_context():
+        return data_version()
+    current = request._get_current_object()
+    version = getattr(current, "_data_version", None)
+    if version is None:
+        version = data_version()
+        current._data_version = version
+    return version
+
+
+def cached(key: Any, build: Callable[[], Any]) -> Any:
+    """``build()``'s value for ``key`` at the current data version (and UI language: labels
+    in figures are names in it)."""
+    from flask_babel import get_locale
+
+    full = (key, request_version(), str(get_locale()))
+    with _LOCK:
+        if full in _CACHE:
+            _CACHE.move_to_end(full)
+            return _CACHE[full]
+    value = build()
+    with _LOCK:
+        _CACHE[full] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
+
+
+def clear() -> None:
+    with _LOCK:
+        _CACHE.clear()
