@@ -207,3 +207,10 @@ Index("ix_project_recent", Project.signed_on.desc(), Project.id.desc()).ddl_if(d
 # import's thousands) compare lower(name) within a unit.
 Index("ix_project_unit_lower_name", Project.unit_id, func.lower(Project.name))
 Index("ix_investor_unit_lower_name", Investor.unit_id, func.lower(Investor.name))
+
+# Keyword search (tracker.projects.search): trigram indexes on the names. SQLite's are FTS5
+# tables the migration creates (with their triggers), outside this metadata.
+Index("ix_project_name_trgm", Project.name, postgresql_using="gin",
+      postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+Index("ix_investor_name_trgm", Investor.name, postgresql_using="gin",
+      postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(dialect="postgresql")

@@ -10,7 +10,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, inspect, or_, select
+from sqlalchemy import and_, case, exists, func, inspect, select
 from sqlalchemy.orm import selectinload
 
 from tracker.auth.models import Unit
@@ -24,6 +24,7 @@ from tracker.progress import counting
 from tracker.progress.lights import lit_condition
 from tracker.projects.models import Industry, Investor, Project, SourceRegion
 from tracker.projects.schemas import SIZE_BAND_CODES, SORT_CODES
+from tracker.projects.search import matching_projects
 from tracker.workflow.models import StageRequest
 from tracker.workflow.stages import CODES, MAIN_CODES
 
@@ -134,8 +135,7 @@ def _conditions(user, f: ProjectFilters) -> list[Any]:
     # project table alone and the database can stop after one page of the sort order.
     conds: list[Any] = [scope_filter(user, Project.unit_id), Project.is_archived.is_(f.archived)]
     if f.q:
-        conds.append(or_(Project.name.contains(f.q, autoescape=True),
-                         _investors_where(Investor.name.contains(f.q, autoescape=True))))
+        conds.append(matching_projects(f.q))
     if f.stage:
         conds.append(Project.stage == f.stage)
     if f.unit:
