@@ -73,6 +73,9 @@ def app(database_url, tmp_path_factory):
             "RATELIMIT_STORAGE_URI": "memory://",
             "SERVER_NAME": "tracker.test",
             "UPLOAD_DIR": str(instance / "uploads"),
+            # No booklet cache: tests look at how each PDF is rendered (test_pdf_cache turns it on).
+            "PDF_CACHE_FILES": 0,
+            "PDF_CACHE_DIR": str(instance / "pdf-cache"),
         }
     )
     with application.app_context():

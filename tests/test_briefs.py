@@ -546,3 +546,22 @@ def test_warm_up_lays_out_a_sample_brief(app, db, brief_fonts):
     thread = service.start_warm_up(app)
     thread.join(60)
     assert not thread.is_alive()
+
+
+def test_a_booklet_printed_again_is_not_laid_out_again_until_a_project_changes(app, db, ref, brief_fonts,
+                                                                              monkeypatch, tmp_path):
+    monkeypatch.setitem(app.config, "PDF_CACHE_FILES", 2)
+    monkeypatch.setitem(app.config, "PDF_CACHE_DIR", str(tmp_path))
+    projects = [full_project(ref, name=f"缓存简介项目{i}号", investor_name=f"缓存投资公司{i}号") for i in range(1, 3)]
+    ceremony = make_ceremony(ref, projects)
+    first = service.booklet_pdf(ceremony)
+    again = service.booklet_pdf(ceremony)
+    assert first.seconds > 0 and again.seconds == 0.0  # the second from the cache
+    assert again.pdf == first.pdf and again.pages == first.pages
+    projects[0].name = "缓存简介项目改名"  # a project in it changes: a new booklet
+    db.session.flush()
+    changed = service.booklet_pdf(ceremony)
+    assert changed.seconds > 0 and changed.pdf != first.pdf
+    assert "缓存简介项目改名" in squash(pdf_text(changed.pdf)[0])
+    service.order_pdf(ceremony)
+    assert len(list(tmp_path.glob("*.pdf"))) == 2  # the two most recently used are kept

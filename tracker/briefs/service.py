@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from tracker.auth.models import Unit
-from tracker.briefs import content, glossary
+from tracker.briefs import content, glossary, pdf_cache
 from tracker.briefs.render import (
     RendererBusy,
     RendererFailed,
@@ -213,12 +213,22 @@ def _timeout(key: str, default: float) -> float:
         return default
 
 
-def render_document(template: str, timeout: float, **context: Any) -> RenderResult:
+def render_document(template: str, timeout: float, *, cache: bool = False, **context: Any) -> RenderResult:
+    """The PDF of ``template``; with ``cache`` (booklets, order sheets: seconds of layout each)
+    one rendered before from the same HTML is reused (``pdf_cache``)."""
     # Briefs are official Chinese documents: their labels are Chinese whatever the UI language.
     with force_locale("zh_CN"):
         html = render_template(template, **context)
+    digest = pdf_cache.key(html) if cache and pdf_cache.enabled() else None
+    if digest is not None:
+        found = pdf_cache.load(digest)
+        if found is not None:
+            return RenderResult(pdf=found[0], pages=found[1], seconds=0.0)
     try:
-        return render_pdf(html, font_dir=font_dir(), timeout=timeout)
+        result = render_pdf(html, font_dir=font_dir(), timeout=timeout)
+        if digest is not None and not result.missing and not result.denied:
+            pdf_cache.store(digest, result.pdf, result.pages)
+        return result
     except RenderTimeout:
         raise RenderTimeout(_(
             "生成 PDF 超过 %(n)d 秒仍未完成，已停止，以免占用服务器。请精简内容（如过长的文字）后重试，或联系系统管理员。",
@@ -249,7 +259,7 @@ def booklet_pdf(ceremony: Ceremony, booklet: content.Booklet | None = None, *, u
                 internal: bool = False) -> RenderResult:
     booklet = ceremony_booklet(ceremony) if booklet is None else booklet
     return render_document("briefs/booklet_pdf.html", _timeout("BOOKLET_RENDER_TIMEOUT", DEFAULT_BOOKLET_TIMEOUT),
-                   booklet=booklet, h=helpers(user, internal=internal), bilingual=False)
+                   cache=True, booklet=booklet, h=helpers(user, internal=internal), bilingual=False)
 
 
 def order_booklet(ceremony: Ceremony) -> content.Booklet:
@@ -261,7 +271,7 @@ def order_pdf(ceremony: Ceremony, booklet: content.Booklet | None = None, *, use
               internal: bool = False) -> RenderResult:
     booklet = order_booklet(ceremony) if booklet is None else booklet
     return render_document("briefs/order_pdf.html", _timeout("BRIEF_RENDER_TIMEOUT", DEFAULT_BRIEF_TIMEOUT),
-                   booklet=booklet, h=helpers(user, internal=internal), bilingual=False)
+                   cache=True, booklet=booklet, h=helpers(user, internal=internal), bilingual=False)
 
 
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')

@@ -1,0 +1,273 @@
+"""The app under load beside a minimal one-SQL app (issue 12): gunicorn on loopback,
+PostgreSQL, 10,000 projects, 20 clients, a bounded time.
+
+    .venv/bin/python bench/load.py                  # mixed load on both servers, then 16 booklets
+    .venv/bin/python bench/load.py --seconds 20 --clients 20
+
+1. **Mixed load**: each client loops over list pages (default, keyword, stage filter: 40 %),
+   the project page (35 %), the API list (20 %) and a PDF brief (5 %, 1 in 20), signed in as
+   the city leader (the API with a token), on ``gunicorn -w 2 --threads 4 wsgi:app``; then the
+   same mix on the one-SQL app of ``bench/scale.py`` (``limit`` pages, a brief there is a
+   plain page) under the same gunicorn settings.
+2. **Booklets**: 16 users each queue a ceremony booklet (the jobs the booklet button makes)
+   while the 20 clients load list pages: the list's p95 while they are prepared.
+
+Prints requests/s, p50/p95/p99 (ms) and errors (non-200 answers or failed connections).
+The database is bench/scale.py's 10,000-project PostgreSQL database (generated when missing).
+Figures only: nothing here asserts a timing.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PORT_APP, PORT_LIMIT = 8731, 8732
+SECRET = "bench-load-secret-key-0123456789abcdef"
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))] if values else float("nan")
+
+
+class Client(threading.Thread):
+    """One keep-alive connection issuing requests until ``stop`` is set."""
+
+    def __init__(self, port: int, pick, stop: threading.Event, headers: dict, seed: int):
+        super().__init__(daemon=True)
+        self.port, self.pick, self.stop, self.headers = port, pick, stop, headers
+        self.rng = random.Random(seed)
+        self.times: dict[str, list[float]] = {}
+        self.errors = 0
+
+    def run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        while not self.stop.is_set():
+            kind, path, extra = self.pick(self.rng)
+            start = time.perf_counter()
+            try:
+                conn.request("GET", path, headers={**self.headers, **extra})
+                resp = conn.getresponse()
+                resp.read()
+                ok = resp.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            elapsed = (time.perf_counter() - start) * 1000
+            if ok:
+                self.times.setdefault(kind, []).append(elapsed)
+            else:
+                self.errors += 1
+        conn.close()
+
+
+def load(port: int, pick, headers: dict, clients: int, seconds: float, warm: float = 3.0) -> dict:
+    stop = threading.Event()
+    threads = [Client(port, pick, stop, headers, seed) for seed in range(clients)]
+    for t in threads:
+        t.start()
+    time.sleep(warm)
+    for t in threads:  # the warm-up is not counted
+        t.times.clear()
+        t.errors = 0
+    start = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join(timeout=70)
+    elapsed = time.perf_counter() - start
+    by_kind: dict[str, list[float]] = {}
+    for t in threads:
+        for kind, values in t.times.items():
+            by_kind.setdefault(kind, []).extend(values)
+    everything = [v for values in by_kind.values() for v in values]
+    return {"rps": len(everything) / elapsed, "n": len(everything), "errors": sum(t.errors for t in threads),
+            "all": everything, "by_kind": by_kind}
+
+
+def line(label: str, r: dict) -> None:
+    values = r["all"]
+    print(f"  {label:44} {r['rps']:7.1f} req/s  p50 {pct(values, 50):7.1f}  p95 {pct(values, 95):7.1f}  "
+          f"p99 {pct(values, 99):7.1f} ms  errors {r['errors']}  ({r['n']:,} requests)", flush=True)
+    for kind, v in sorted(r["by_kind"].items()):
+        print(f"      {kind:40} {len(v):6,}  p50 {pct(v, 50):7.1f}  p95 {pct(v, 95):7.1f}  p99 {pct(v, 99):7.1f}")
+
+
+def serve(target: str, port: int, url: str, instance: Path) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET, "BENCH_URL": url,
+           "TRACKER_INSTANCE_DIR": str(instance), "PDF_WORKERS": "2"}
+    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", "2", "--threads", "4", "-b",
+                             f"127.0.0.1:{port}", "--log-level", "warning", target],
+                            cwd=ROOT, env=env, start_new_session=True)
+    for _ in range(120):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/login" if port == PORT_APP else "/limit/list")
+            c.getresponse().read()
+            return proc
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit(f"{target} did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def limit_app():
+    """gunicorn target for the one-SQL app: ``bench.load:limit_app()``."""
+    from bench.scale import peer_and_limit
+
+    return peer_and_limit(os.environ["BENCH_URL"])
+
+
+def prepare(url: str, instance: Path) -> dict:
+    """Cookies and a token made in this process with the servers' secret key; 16 users with
+    a ceremony each for the booklets."""
+    from sqlalchemy import func, select
+
+    from bench._data import sign_in
+    from bench.reports import api_token
+    from tracker import create_app
+    from tracker.ceremonies.models import Ceremony, CeremonySigning
+    from tracker.extensions import db
+    from tracker.projects.models import Project
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET, "LOAD_MIGRATIONS": False,
+                      "TRACKER_INSTANCE_DIR": str(instance)})
+    client = app.test_client()
+    sign_in(app, client, "leader")
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    with app.app_context():
+        top = db.session.execute(select(func.max(Project.id))).scalar()
+        ceremonies = db.session.execute(
+            select(Ceremony.id).join(CeremonySigning, CeremonySigning.ceremony_id == Ceremony.id)
+            .group_by(Ceremony.id).order_by(func.count().desc())).scalars().all()
+    return {"app": app, "cookie": f"{cookie.key}={cookie.value}", "token": api_token(app, "leader"),
+            "top": top, "ceremonies": ceremonies}
+
+
+def queue_booklets(prep: dict, n: int) -> list[int]:
+    """``n`` booklet jobs, one per user (a user may have one at a time), as the button makes them."""
+    from sqlalchemy import select
+
+    from tracker.auth.models import Unit, User
+    from tracker.core.db import writing
+    from tracker.extensions import db
+    from tracker.jobs.operations import submit
+
+    app = prep["app"]
+    ids = []
+    with app.app_context(), writing():
+        city = db.session.execute(select(Unit).where(Unit.is_city.is_(True))).scalars().first()
+        for i in range(n):
+            name = f"bench_booklet_{i}"
+            user = db.session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+            if user is None:
+                user = User(username=name, display_name=name, role="manager", unit_id=city.id,
+                            password_hash="!")  # never signs in: its job runs as it
+                db.session.add(user)
+                db.session.flush()
+            ceremony = prep["ceremonies"][i % len(prep["ceremonies"])]
+            ids.append(submit(user, "booklet", title="bench", params={"ceremony_id": ceremony, "internal": False}).id)
+        db.session.commit()
+    return ids
+
+
+def booklets_done(prep: dict, ids: list[int]) -> dict[str, int]:
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from tracker.extensions import db
+    from tracker.jobs.models import Job
+
+    with prep["app"].app_context():
+        return dict(Counter(db.session.execute(select(Job.status).where(Job.id.in_(ids))).scalars()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--size", type=int, default=10_000)
+    args = ap.parse_args()
+    from bench.scale import ensure
+
+    url = ensure(args.size, "pg")
+    instance = ROOT / "instance" / "bench-load"
+    instance.mkdir(parents=True, exist_ok=True)
+    if not (instance / "fonts").exists():  # the prepared brief fonts, as set-up makes them
+        subprocess.run([str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", "briefs", "fonts"], cwd=ROOT,
+                       env={**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET,
+                            "TRACKER_INSTANCE_DIR": str(instance)}, check=True, stdout=subprocess.DEVNULL)
+    prep = prepare(url, instance)
+    top, keyword = prep["top"], quote("新能源")
+    auth = {"Authorization": f"Bearer {prep['token']}"}
+
+    def app_pick(rng: random.Random):
+        roll, pid = rng.random(), rng.randint(1, top)
+        if roll < 0.40:
+            path = rng.choice(["/projects/", f"/projects/?q={keyword}", "/projects/?stage=construction"])
+            return "list", path, {}
+        if roll < 0.75:
+            return "project page", f"/projects/{pid}", {}
+        if roll < 0.95:
+            return "API list", "/api/v1/projects", auth
+        return "PDF brief", f"/projects/{pid}/brief.pdf?confirm=1", {}
+
+    def app_pick_no_pdf(rng: random.Random):
+        kind, path, extra = app_pick(rng)
+        return ("project page", path.replace("/brief.pdf?confirm=1", ""), {}) if kind == "PDF brief" else (
+            kind, path, extra)
+
+    def limit_pick(rng: random.Random):
+        roll, pid = rng.random(), rng.randint(1, top)
+        if roll < 0.40:
+            return "list", rng.choice(["/limit/list", f"/limit/list?q={keyword}", "/limit/list?stage=construction"]), {}
+        if roll < 0.75 or roll >= 0.95:
+            return "project page", f"/limit/project/{pid}", {}
+        return "API list", "/limit/api", {}
+
+    print(f"== PostgreSQL, {args.size:,} projects; gunicorn -w 2 --threads 4; {args.clients} clients, "
+          f"{args.seconds:.0f} s each")
+    server = serve("wsgi:app", PORT_APP, url, instance)
+    try:
+        mixed = load(PORT_APP, app_pick, {"Cookie": prep["cookie"]}, args.clients, args.seconds)
+        line("app, mixed (list, project, API, 1/20 PDF)", mixed)
+        line("app, same mix without the PDFs", load(PORT_APP, app_pick_no_pdf, {"Cookie": prep["cookie"]},
+                                                    args.clients, args.seconds))
+        ids = queue_booklets(prep, 16)
+        start = time.perf_counter()
+        during = load(PORT_APP, lambda rng: ("list", rng.choice(["/projects/", "/projects/?stage=construction"]), {}),
+                      {"Cookie": prep["cookie"]}, args.clients, args.seconds, warm=0.5)
+        line("app, list pages while 16 booklets are prepared", during)
+        print(f"      booklets after {time.perf_counter() - start:.0f} s: {booklets_done(prep, ids)}")
+    finally:
+        stop(server)
+    server = serve("bench.load:limit_app()", PORT_LIMIT, url, instance)
+    try:
+        line("one SQL + template, same mix (no PDF)", load(PORT_LIMIT, limit_pick, {}, args.clients, args.seconds))
+    finally:
+        stop(server)
+
+
+if __name__ == "__main__":
+    main()

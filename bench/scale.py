@@ -1,0 +1,221 @@
+"""The app beside a Flask-Admin peer and a one-SQL limit, at 1k, 10k and 100k projects, on
+SQLite and PostgreSQL, interleaved in one run (issue 12).
+
+    .venv/bin/python bench/scale.py                       # 1k, 10k, 100k; both databases
+    .venv/bin/python bench/scale.py --sizes 100000 --db pg
+
+For each size and database a child process loads three WSGI apps on the same database:
+
+- **app**: this application, signed in as the city leader (the list with its totals line,
+  the project page, ``GET /api/v1/projects``);
+- **peer**: a Flask-Admin ``ModelView`` of the project table, as a Flask team would set it
+  up for CRUD screens (50 rows, newest signing first, search on the name, a stage filter,
+  related names joined; its pager counts the matching rows on every page; no API);
+- **limit**: one hand-written SQL statement and a small Jinja template per page (no totals,
+  no permissions): what the machine can do.
+
+Each round calls the three in turn (interleaved, so a slower minute of this VM hits all
+three alike); the figures are the medians of ``--runs`` rounds after a warm-up, and the
+ratio app / peer. Server time through the WSGI call, no network. The databases are those of
+``bench/reports.py`` (generated there once per size; 100k is its default database).
+Figures only: nothing here asserts a timing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
+VIEWS = ("list default", "list keyword", "list stage", "project page", "API list")
+
+
+def _where(size: int) -> tuple[Path, str]:
+    """(SQLite directory, PostgreSQL URL) of bench/reports.py's database of ``size`` projects."""
+    if size == 100_000:
+        return ROOT / "instance" / "bench-reports", f"{PG_BASE}/bench_reports"
+    return ROOT / "instance" / f"bench-scale-{size}", f"{PG_BASE}/bench_scale_{size}"
+
+
+def ensure(size: int, kind: str) -> str:
+    directory, pg_url = _where(size)
+    env = {**os.environ, "BENCH_REPORTS_DIR": str(directory), "BENCH_REPORTS_PG_URL": pg_url}
+    args = [sys.executable, str(ROOT / "bench" / "reports.py"), "--generate-only", "--db",
+            "sqlite" if kind == "sqlite" else "pg"]
+    if size != 100_000:
+        args += ["--n", str(size), "--events", str(size * 10), "--funds", str(size * 2)]
+    subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL)
+    return f"sqlite:///{directory / 'reports.sqlite'}" if kind == "sqlite" else pg_url
+
+
+# --- the peer and the limit ---------------------------------------------------------------------
+
+LIMIT_LIST = """<table>{% for r in rows %}<tr><td>{{ r.name }}</td><td>{{ r.investor }}</td><td>{{ r.stage }}</td>
+<td>{{ r.signed_on }}</td><td>{{ r.contracted_investment }}</td></tr>{% endfor %}</table>"""
+LIMIT_PROJECT = """<h1>{{ p.name }}</h1><dl>{% for k, v in p.items() %}<dt>{{ k }}</dt><dd>{{ v }}</dd>{% endfor %}</dl>"""
+
+
+def peer_and_limit(url: str):
+    from flask import Flask, jsonify, render_template_string, request
+    from flask_admin import Admin
+    from flask_admin.contrib.sqla import ModelView
+    from flask_babel import Babel
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import scoped_session, sessionmaker
+
+    from tracker.projects.models import Project
+
+    engine = create_engine(url)
+    session = scoped_session(sessionmaker(bind=engine))
+    peer = Flask("peer")
+    peer.config.update(SECRET_KEY="bench", TESTING=True)
+    Babel(peer)  # Flask-Admin translates through Flask-Babel when it is installed
+
+    class ProjectView(ModelView):
+        can_view_details = True
+        page_size = 50
+        can_set_page_size = False
+        column_list = ("name", "investor", "unit", "industry", "stage", "signed_on", "contracted_investment")
+        column_searchable_list = ("name",)
+        column_filters = ("stage",)
+        column_default_sort = ("signed_on", True)
+
+    Admin(peer, name="peer").add_view(ProjectView(Project, session, endpoint="project"))
+
+    list_sql = text(
+        "SELECT p.id, p.name, i.name AS investor, p.stage, p.signed_on, p.contracted_investment FROM project p "
+        "JOIN investor i ON i.id = p.investor_id WHERE p.is_archived = :f AND (:stage = '' OR p.stage = :stage) "
+        "AND (:q = '' OR p.name LIKE :like) ORDER BY p.signed_on DESC, p.id DESC LIMIT 50")
+    project_sql = text("SELECT p.*, i.name AS investor FROM project p JOIN investor i ON i.id = p.investor_id "
+                       "WHERE p.id = :id")
+
+    def _rows():
+        q = request.args.get("q", "")
+        with engine.connect() as conn:
+            return conn.execute(list_sql, {"f": False, "stage": request.args.get("stage", ""), "q": q,
+                                           "like": f"%{q}%"}).mappings().all()
+
+    @peer.get("/limit/list")
+    def limit_list():
+        return render_template_string(LIMIT_LIST, rows=_rows())
+
+    @peer.get("/limit/api")
+    def limit_api():
+        return jsonify([{**r, "signed_on": str(r["signed_on"]), "contracted_investment": str(r["contracted_investment"])}
+                        for r in _rows()])
+
+    @peer.get("/limit/project/<int:pid>")
+    def limit_project(pid: int):
+        with engine.connect() as conn:
+            row = conn.execute(project_sql, {"id": pid}).mappings().one()
+        return render_template_string(LIMIT_PROJECT, p=row)
+
+    @peer.teardown_appcontext
+    def _remove(_exc):
+        session.remove()
+
+    return peer
+
+
+# --- one size on one database (child process) -----------------------------------------------------
+
+def child(kind: str, url: str, size: int, runs: int) -> dict:
+    from sqlalchemy import func, select
+
+    from bench._data import make_app, sign_in
+    from bench.reports import api_token
+    from tracker.extensions import db
+    from tracker.projects.models import Project
+
+    app = make_app(url)
+    with app.app_context():
+        pid = db.session.execute(select(func.max(Project.id))).scalar() // 2
+    client = app.test_client()
+    sign_in(app, client, "leader")
+    token = {"Authorization": f"Bearer {api_token(app, 'leader')}"}
+    peer = peer_and_limit(url).test_client()
+    keyword = "新能源"
+    calls = {
+        "list default": ((client, "/projects/", None), (peer, "/admin/project/", None), (peer, "/limit/list", None)),
+        "list keyword": ((client, f"/projects/?q={keyword}", None), (peer, f"/admin/project/?search={keyword}", None),
+                         (peer, f"/limit/list?q={keyword}", None)),
+        "list stage": ((client, "/projects/?stage=construction", None),
+                       (peer, "/admin/project/?flt0_0=construction", None), (peer, "/limit/list?stage=construction", None)),
+        "project page": ((client, f"/projects/{pid}", None), (peer, f"/admin/project/details/?id={pid}", None),
+                         (peer, f"/limit/project/{pid}", None)),
+        "API list": ((client, "/api/v1/projects", token), None, (peer, "/limit/api", None)),
+    }
+    out = {}
+    for view, trio in calls.items():
+        times: list[list[float]] = [[], [], []]
+        for rnd in range(runs + 5):
+            for i, call in enumerate(trio):
+                if call is None:
+                    continue
+                who, path, headers = call
+                start = time.perf_counter()
+                resp = who.get(path, headers=headers or {})
+                elapsed = (time.perf_counter() - start) * 1000
+                if resp.status_code != 200:
+                    raise SystemExit(f"{kind} {size} {view} #{i}: {path} answered {resp.status_code}")
+                if rnd >= 5:  # warm-up rounds not counted
+                    times[i].append(elapsed)
+        out[view] = [statistics.median(t) if t else None for t in times]
+    return out
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        kind, url, size, runs = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+        print(json.dumps(child(kind, url, size, runs)))
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000])
+    ap.add_argument("--db", choices=["sqlite", "pg", "both"], default="both")
+    ap.add_argument("--runs", type=int, default=20)
+    args = ap.parse_args()
+    kinds = ["sqlite", "pg"] if args.db == "both" else [args.db]
+    results: dict = {}
+    for kind in kinds:
+        for size in args.sizes:
+            url = ensure(size, kind)
+            done = subprocess.run([sys.executable, __file__, "--child", kind, url, str(size), str(args.runs)],
+                                  capture_output=True, text=True, check=False)
+            if done.returncode:
+                print(done.stderr[-3000:])
+                continue
+            results[(kind, size)] = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"  {kind:10} {size:>7,}: done", flush=True)
+    print("\nms, median of warm interleaved rounds (app / Flask-Admin peer / one SQL + template); ratio = app ÷ peer")
+    print(f"  {'view':14} {'db':10} " + "  ".join(f"{size:>30,}" for size in args.sizes))
+    for view in VIEWS:
+        for kind in kinds:
+            cells = []
+            for size in args.sizes:
+                r = results.get((kind, size), {}).get(view)
+                if not r:
+                    cells.append(f"{'—':>30}")
+                    continue
+                app_ms, peer_ms, limit_ms = r
+                ratio = f"×{app_ms / peer_ms:.2f}" if peer_ms else "  —  "
+                cells.append(f"{app_ms:6.1f} / {peer_ms if peer_ms else float('nan'):6.1f} / {limit_ms:5.1f} {ratio:>6}")
+            print(f"  {view:14} {kind:10} " + "  ".join(cells))
+        first, last = args.sizes[0], args.sizes[-1]
+        for kind in kinds:
+            a, b = results.get((kind, first), {}).get(view), results.get((kind, last), {}).get(view)
+            if a and b and first != last:
+                peer_growth = f"{b[1] / a[1]:.1f}" if a[1] and b[1] else "—"
+                print(f"  {'':14} {kind:10} growth {first:,} → {last:,}: app ×{b[0] / a[0]:.1f}, "
+                      f"peer ×{peer_growth}, limit ×{b[2] / a[2]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
