@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import make_user
+from tests.factories import make_user, uscc
 from tracker.audit.models import AuditEntry
 from tracker.audit.operations import flush_audit
 from tracker.audit.verify import verify
@@ -133,3 +133,13 @@ def test_another_units_investor_names_are_not_reused(db, ref):
     with pytest.raises(FieldErrors) as err:
         create_projects(county, [NewProject(_values(ref, 50, unit_id=ref.linhai.id), _investor(ref, 50), "signed")])
     assert "unit_id" in err.value.errors
+
+
+def test_an_investor_conflict_in_a_batch_names_the_investor(db, ref):
+    staff = make_user("staff", ref.huangyan)
+    create_project(staff, _values(ref, 60), {**_investor(ref, 60), "name": "已登记投资方", "uscc": uscc(1)}, "signed")
+    items = [NewProject(_values(ref, i), _investor(ref, i), "signed") for i in range(N)]
+    items[5] = NewProject(_values(ref, 5), {**_investor(ref, 5), "name": "另一投资方", "uscc": uscc(1)}, "signed")
+    with pytest.raises(FieldErrors) as err:
+        create_projects(staff, items)
+    assert err.value.errors == {"investor_uscc": "“另一投资方”：该统一社会信用代码已属于另一家投资方。"}

@@ -81,15 +81,23 @@ def resolve_investors(actor, wanted: list[dict[str, Any]]) -> list[Investor]:
                if (i.unit_id, i.uscc) in usccs}
     out: list[Investor] = []
     created: list[Investor] = []
+
+    def refuse(errors: dict[str, str], name: str) -> FieldErrors:
+        # Many at once (a ledger): say which investor, as the name check says which project.
+        if len(wanted) > 1:
+            errors = {k: _("“%(name)s”：%(message)s", name=name, message=m) for k, m in errors.items()}
+        return FieldErrors(errors)
+
     for item in wanted:
         unit_id, uscc = item["unit_id"], item.get("uscc") or None
         investor = by_name.get((unit_id, item["name"].lower()))
         if investor is not None:
             if uscc and investor.uscc and investor.uscc != uscc:
-                raise FieldErrors({"investor_uscc": _("与已登记的同名投资方的统一社会信用代码不一致，请在投资方页面核对。")})
+                raise refuse({"investor_uscc": _("与已登记的同名投资方的统一社会信用代码不一致，请在投资方页面核对。")},
+                             item["name"])
             if uscc and not investor.uscc:
                 if (unit_id, uscc) in by_uscc:
-                    raise FieldErrors({"investor_uscc": _("该统一社会信用代码已属于另一家投资方。")})
+                    raise refuse({"investor_uscc": _("该统一社会信用代码已属于另一家投资方。")}, item["name"])
                 if investor.id is not None:  # one created above has its USCC in its create entry
                     record(actor, "investor.update", investor, {"uscc": [None, uscc]})
                 by_uscc[(unit_id, uscc)] = investor
@@ -102,7 +110,7 @@ def resolve_investors(actor, wanted: list[dict[str, Any]]) -> list[Investor]:
         if uscc and (unit_id, uscc) in by_uscc:
             errors["investor_uscc"] = _("该统一社会信用代码已属于另一家投资方。")
         if errors:
-            raise FieldErrors(errors)
+            raise refuse(errors, item["name"])
         investor = Investor(name=item["name"], uscc=uscc, source_region_id=item["source_region_id"],
                             country=item.get("country") or "中国", introduction="", unit_id=unit_id)
         by_name[(unit_id, item["name"].lower())] = investor
