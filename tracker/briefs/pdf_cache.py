@@ -39,7 +39,7 @@ def load(digest: str) -> tuple[bytes, int] | None:
     path = _directory() / f"{digest}.pdf"
     try:
         data = path.read_bytes()
-        pages = int((_directory() / f"{digest}.pages").read_text())
+        pages = int(path.with_suffix(".pages").read_text())
     except (OSError, ValueError):
         return None
     os.utime(path)  # recently used: kept longest
@@ -48,7 +48,7 @@ def load(digest: str) -> tuple[bytes, int] | None:
 
 def store(digest: str, pdf: bytes, pages: int) -> None:
     directory = _directory()
-    (directory / f"{digest}.pages").write_text(str(pages))
+    (directory / f"{digest}.pages").write_text(str(pages))  # beside the PDF, written first
     fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
     with os.fdopen(fd, "wb") as handle:  # written whole, then renamed: never read half-written
         handle.write(pdf)

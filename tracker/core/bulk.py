@@ -81,7 +81,7 @@ def insert_many(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
         fill = {c.key: c.default for c in defaults}
         rows = [{**row, **{k: d.arg if d.is_scalar else d.arg(None) for k, d in fill.items()}} for row in rows]
     columns = [table.c[k] for k in rows[0]]
-    source, params = _recordset(dialect, columns, rows)
+    source, params = _recordset(dialect, columns, rows, "r")
     names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in columns)
     session.execute(text(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {source}"), params)
 
@@ -100,19 +100,20 @@ def update_many(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
                      [{f"b_{k}": v for k, v in row.items()} for row in rows])
         return
     quote = dialect.identifier_preparer.quote
-    source, params = _recordset(dialect, [table.c[k] for k in rows[0]], rows)
+    source, params = _recordset(dialect, [table.c[k] for k in rows[0]], rows, "u")
     sets = ", ".join(f"{quote(table.c[k].name)} = u.{quote(table.c[k].name)}" for k in keys)
-    conn.execute(text(f"UPDATE {table.name} SET {sets} FROM {source.replace(' AS r(', ' AS u(')} "
+    conn.execute(text(f"UPDATE {table.name} SET {sets} FROM {source} "
                       f"WHERE {table.name}.id = u.id"), params)
 
 
-def _recordset(dialect: Any, columns: list[Any], rows: list[dict[str, Any]]) -> tuple[str, dict[str, str]]:
-    """``json_to_recordset(…) AS r(column type, …)`` over ``rows`` sent as one JSON document."""
+def _recordset(dialect: Any, columns: list[Any], rows: list[dict[str, Any]],
+               alias: str) -> tuple[str, dict[str, str]]:
+    """``json_to_recordset(…) AS alias(column type, …)`` over ``rows`` sent as one JSON document."""
     quote = dialect.identifier_preparer.quote
     shape = ", ".join(f"{quote(c.name)} {c.type.compile(dialect=dialect)}" for c in columns)
     document = json.dumps([{c.name: row[c.key] for c in columns} for row in rows], ensure_ascii=False,
                           separators=(",", ":"), default=_json_value)
-    return f"json_to_recordset(CAST(:rows AS json)) AS r({shape})", {"rows": document}
+    return f"json_to_recordset(CAST(:rows AS json)) AS {alias}({shape})", {"rows": document}
 
 
 def _json_value(value: Any) -> Any:

@@ -26,6 +26,11 @@ _CACHE_SIZE = 256
 _LOCK = threading.Lock()
 
 
+def scope_key(user: Any) -> Any:
+    """What a user's figures depend on of the user: the city sees every unit, a county its own."""
+    return "city" if user.is_city else user.unit_id
+
+
 def data_version() -> tuple:
     from tracker.audit.models import AuditEntry
     from tracker.progress.models import StageDeadline

@@ -214,6 +214,7 @@ def create_projects(actor, items: list[NewProject]) -> list[Project]:
     if milestones:
         insert_many(db.session, Milestone, milestones)
     record_many(actor, "project.create", "project", audits)
+    placed = [p for p, (_v, item) in zip(projects, rows, strict=True) if item.placed]
     history.record_created([p for p, (_v, item) in zip(projects, rows, strict=True) if not item.placed],
                            actor.id, today)
     funds = [row for row in (opening_funds(actor, p) for p in projects) if row is not None]
@@ -222,13 +223,12 @@ def create_projects(actor, items: list[NewProject]) -> list[Project]:
         record_many(actor, "funds.create", "funds_record", [
             (i, row["project_id"], {"received_on": row["received_on"], "amount": row["amount"],
                                     "funds_in_place": row["amount"]}) for i, row in zip(ids, funds, strict=True)])
-    placed = [p.id for p, (_v, item) in zip(projects, rows, strict=True) if item.placed]
     if placed:
-        history.backfill(db.session, placed)
-        lights.refresh(db.session, placed)
-        for project in projects:
-            if project.id in placed:
-                db.session.expire(project, ["stage_since", "due_on", "red_on"])
+        ids = [p.id for p in placed]
+        history.backfill(db.session, ids)
+        lights.refresh(db.session, ids)
+        for project in placed:  # written by Core statements: read again when next used
+            db.session.expire(project, ["stage_since", "due_on", "red_on"])
     return projects
 
 

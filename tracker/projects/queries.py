@@ -220,7 +220,7 @@ def _totals_and_page(user, f: ProjectFilters, per_page: int) -> tuple[Any, Total
     conds = and_(*_conditions(user, f))
     # The totals line reads every matching row: kept until the data changes (core.datacache),
     # per scope and filters (the user's own id only for 我的项目).
-    key = ("totals", "city" if user.is_city else user.unit_id, user.id if f.mine else None,
+    key = ("totals", datacache.scope_key(user), user.id if f.mine else None,
            tuple(sorted(f.as_args(sort=None).items())))
     found = datacache.cached(key, lambda: totals(conds, f.as_of))
     return conds, found, min(f.page, max(1, -(-found.rows // per_page)))
@@ -299,7 +299,7 @@ def filter_choices(user) -> dict[str, list]:
     """Options for the filter bar (units limited to the user's scope), as plain read-only
     copies kept until the data changes (reference edits are audited: ``core.datacache``):
     three statements a page fewer."""
-    return datacache.cached(("choices", "city" if user.is_city else user.unit_id), lambda: _filter_choices(user))
+    return datacache.cached(("choices", datacache.scope_key(user)), lambda: _filter_choices(user))
 
 
 class Choice(SimpleNamespace):

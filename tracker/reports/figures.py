@@ -620,9 +620,6 @@ def summary(user: Any, q: ReportQuery) -> dict[str, Any]:
 
 # --- Cache ---------------------------------------------------------------------------------------
 
-def _scope_key(user: Any) -> Any:
-    return "city" if user.is_city else user.unit_id
-
-
+_scope_key = datacache.scope_key
 _cached = datacache.cached
 clear_cache = datacache.clear
