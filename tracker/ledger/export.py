@@ -21,6 +21,7 @@ import csv
 import io
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -28,11 +29,12 @@ from decimal import Decimal
 from typing import IO, Any
 
 from flask_babel import gettext as _
-from sqlalchemy import String, and_, func, select, type_coerce
+from sqlalchemy import String, and_, select, type_coerce
 
 from tracker.auth.models import Unit, User
 from tracker.extensions import db
 from tracker.ledger.columns import COLUMNS, Column, _is_zh
+from tracker.ledger.read import FORMULA_STARTS
 from tracker.projects.models import Industry, Investor, Platform, Project, SourceRegion
 from tracker.projects.queries import SORTS, ProjectFilters, _conditions
 from tracker.workflow.stages import BY_CODE
@@ -41,7 +43,6 @@ BATCH = 2000
 # The 台账 layout: the import's columns without the long text ones (建设内容, 用地面积).
 EXPORT_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS if c.key not in ("content", "land_area_mu"))
 EXPORT_COLUMNS: tuple[Column, ...] = tuple(c for c in COLUMNS if c.key in EXPORT_KEYS)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def header(column: Column) -> str:
@@ -75,8 +76,7 @@ def _names() -> dict[str, dict[int, str]]:
                        ("platform_id", Platform)):
         out[key] = dict(db.session.execute(select(model.id, model.name)).all())
     users = db.session.execute(select(User.id, User.display_name, User.username)).all()
-    shared = {name for name, n in db.session.execute(
-        select(User.display_name, func.count()).group_by(User.display_name)).all() if n > 1}
+    shared = {name for name, n in Counter(name for _id, name, _u in users).items() if n > 1}
     out["owner_id"] = {uid: (username if name in shared else name) for uid, name, username in users}
     return out
 
@@ -86,9 +86,7 @@ _SELECT = (Project.id, Project.name, Investor.name.label("investor_name"), Inves
            Project.contracted_investment, Project.funds_in_place, type_coerce(Project.signed_on, String),
            Project.stage, Project.owner_id, Project.is_provincial_major, Project.is_qianxiang_wanyi,
            Project.is_yrd_major)
-_POSITION = {"id": 0, "name": 1, "investor_name": 2, "investor_uscc": 3, "source_region_id": 4, "industry_id": 5,
-             "unit_id": 6, "platform_id": 7, "contracted_investment": 8, "funds_in_place": 9, "signed_on": 10,
-             "stage": 11, "owner_id": 12, "is_provincial_major": 13, "is_qianxiang_wanyi": 14, "is_yrd_major": 15}
+_POSITION = {key: i for i, key in enumerate(select(*_SELECT).selected_columns.keys())}
 
 
 class _Days(dict):

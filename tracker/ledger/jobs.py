@@ -17,9 +17,8 @@ from tracker.jobs.worker import JobContext, JobError
 
 def run_import(ctx: JobContext) -> None:
     from tracker.ledger import storage
-    from tracker.ledger.operations import commit_import, plan_import
+    from tracker.ledger.operations import commit_import, done_message, failed_message, plan_import
     from tracker.ledger.read import LedgerFileError
-    from tracker.ledger.views import done_message
     from tracker.projects.operations import FieldErrors
 
     user = ctx.user
@@ -53,7 +52,7 @@ def run_import(ctx: JobContext) -> None:
             counts = commit_import(user, plan, progress=progress)
         except FieldErrors as err:
             db.session.rollback()
-            raise JobError(_("导入失败，没有导入任何数据：%(m)s", m="；".join(map(str, err.errors.values())))) from None
+            raise JobError(failed_message(err)) from None
         except Exception:
             db.session.rollback()
             raise

@@ -232,12 +232,10 @@ def commit_import(actor: Any, plan: ImportPlan, progress: Any = None) -> dict[st
     new = [o for o in plan.outcomes if o.kind == "new"]
     changed = [o for o in plan.outcomes if o.kind == "update"]
     done = total - len(new) - len(changed)  # unchanged rows: nothing to do
-    before = set(db.session.identity_map.keys())
     for chunk in _chunks(new, CREATE_BATCH):
         create_projects(actor, [NewProject(o.values.project_values(), o.values.investor_values(),
-                                                      o.row.stage or "signed", planned=dict(o.row.planned),
-                                                      actual=dict(o.row.actual)) for o in chunk])
-        _release(before)
+                                           o.row.stage or "signed", planned=dict(o.row.planned),
+                                           actual=dict(o.row.actual)) for o in chunk])
         done += len(chunk)
         if progress is not None:
             progress(done, total)
@@ -249,27 +247,13 @@ def commit_import(actor: Any, plan: ImportPlan, progress: Any = None) -> dict[st
         update_project(actor, project, project_values, values.investor_values(), project.version_id)
         _add_funds_difference(actor, project, values.funds_in_place)
         _set_planned(actor, project, row)
-        if i % RELEASE_EVERY == 0:
-            _release(before)
-            if progress is not None:
-                progress(done + i, total)
+        if progress is not None and i % PROGRESS_EVERY == 0:
+            progress(done + i, total)
     return plan.counts
 
 
 CREATE_BATCH = 500
-RELEASE_EVERY = 25
-
-
-def _release(keep: set[Any]) -> None:
-    """Flush and let go of the objects this import loaded or created so far (they stay in
-    the transaction, and the audit chain finds its entries by identity). The operations'
-    bulk UPDATEs synchronise every object of their class the session holds, so a session
-    growing by a project per row made a long import quadratic (10,000 rows: minutes)."""
-    session = db.session()
-    session.flush()
-    for key, obj in list(session.identity_map.items()):
-        if key not in keep:
-            session.expunge(obj)
+PROGRESS_EVERY = 25
 
 
 def _add_funds_difference(actor: Any, project: Project, funds: Decimal | None) -> None:
@@ -287,3 +271,16 @@ def _set_planned(actor: Any, project: Project, row: LedgerRow) -> None:
         from tracker.workflow.operations import set_planned_dates
 
         set_planned_dates(actor, project, dict(row.planned))
+
+
+def done_message(counts: dict[str, int]) -> str:
+    """What an import did, as the page (or the job page) says it."""
+    message = _("导入 %(n)d 个新项目，更新 %(m)d 个", n=counts["new"], m=counts["update"])
+    if counts["unchanged"]:
+        message += _("（%(k)d 个没有变化）", k=counts["unchanged"])
+    return message
+
+
+def failed_message(err: Any) -> str:
+    """A commit refused by the operations (a name taken meanwhile, say): nothing was kept."""
+    return _("导入失败，没有导入任何数据：%(m)s", m="；".join(str(m) for m in err.errors.values()))

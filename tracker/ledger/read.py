@@ -141,13 +141,14 @@ def _read_csv(data: bytes) -> Grid:
     return Grid(rows=rows, kind="csv", encoding=encoding)
 
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet reads as a formula: the export neutralises it, reading undoes that.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _unquote(cell: str) -> str:
     """The export's CSV neutralises a cell that would read as a formula with a leading
     apostrophe ('=…); reading it back removes it, so a re-import changes nothing."""
-    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_STARTS) else cell
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
 
 
 def find_layout(grid: Grid) -> Layout:

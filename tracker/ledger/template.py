@@ -3,6 +3,7 @@ validation) for 产业, 阶段, 落户地 (the user's scope) and 来源地 from 
 data, kept on a hidden sheet so a list may be longer than Excel's 255-character limit."""
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import Any
 
@@ -38,13 +39,19 @@ EXAMPLE_NAME = _l("示例：年产10万套新能源汽车零部件项目（导�
 
 def is_example(name: str) -> bool:
     """The template's example row, in whichever language the template was downloaded."""
+    return name.strip() in _example_names()
+
+
+@functools.cache
+def _example_names() -> frozenset[str]:
+    # Once per process (the catalogues do not change while it runs), not once per row.
     from flask_babel import force_locale
 
     names = set()
     for locale in ("zh_CN", "en"):
         with force_locale(locale):
             names.add(str(EXAMPLE_NAME))
-    return name.strip() in names
+    return frozenset(names)
 
 
 def _example(lists: dict[str, list[str]], key: str) -> Any:

@@ -35,7 +35,7 @@ from tracker.ledger import storage
 from tracker.ledger.columns import BY_KEY
 from tracker.ledger.export import export_file, filename
 from tracker.ledger.forms import ImportForm
-from tracker.ledger.operations import ImportPlan, plan_import
+from tracker.ledger.operations import ImportPlan, done_message, failed_message, plan_import
 from tracker.ledger.read import MAX_BYTES, LedgerFileError
 from tracker.projects.queries import ProjectFilters
 
@@ -235,7 +235,7 @@ def _commit_inline(token: str, plan: ImportPlan):
         counts = commit_import(current_user, plan)
     except FieldErrors as err:  # a name taken meanwhile, say: nothing is kept
         db.session.rollback()
-        flash(_("导入失败，没有导入任何数据：%(m)s", m="；".join(str(m) for m in err.errors.values())), "error")
+        flash(failed_message(err), "error")
         return redirect(url_for("ledger.import_review", token=token))
 
     @after_this_request
@@ -246,10 +246,3 @@ def _commit_inline(token: str, plan: ImportPlan):
 
     flash(done_message(counts), "success")
     return redirect(url_for("projects.list_projects"))
-
-
-def done_message(counts: dict[str, int]) -> str:
-    message = _("导入 %(n)d 个新项目，更新 %(m)d 个", n=counts["new"], m=counts["update"])
-    if counts["unchanged"]:
-        message += _("（%(k)d 个没有变化）", k=counts["unchanged"])
-    return message

@@ -133,11 +133,17 @@ def refresh_project(project: Any) -> None:
     due, red = due_dates(project.stage, project.stage_since, planned, deadlines(db.session))
     if (due, red) != (project.due_on, project.red_on):
         # A bulk UPDATE, not an attribute change: derived dates must not bump the version
-        # (someone editing the project form meanwhile would be told it changed).
+        # (someone editing the project form meanwhile would be told it changed). Only this
+        # object is brought in step (as recency.touch does): "evaluate" would scan every
+        # object the session holds, each time (a long import: quadratic).
+        from sqlalchemy.orm.attributes import set_committed_value
+
         from tracker.projects.models import Project
 
         db.session.execute(sa.update(Project).where(Project.id == project.id).values(due_on=due, red_on=red)
-                           .execution_options(synchronize_session="evaluate"))
+                           .execution_options(synchronize_session=False))
+        set_committed_value(project, "due_on", due)
+        set_committed_value(project, "red_on", red)
 
 
 def default_plan(signed_on: date, limits: dict[str, tuple[int, int]]) -> dict[str, date]:
