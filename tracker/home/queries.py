@@ -409,19 +409,12 @@ def _rates(figures: Any, q: Any) -> list[Rate]:
 def leader_home(user: Any, today: date) -> LeaderHome:
     from flask_babel import gettext as _
 
-    from tracker.reports.figures import Figures, build_report, ranking, year_query
+    from tracker.reports.figures import build_report, ranking, year_query
 
     q = year_query(today.year)
-    if user.is_city:
-        # The ranking has a row for every unit with projects in the period: their sum is the
-        # report's total (one cached report read instead of two; each read checks the cache's
-        # data version, a query of its own).
-        rows = ranking(user, q)
-        figures = Figures()
-        for row in rows:
-            figures.add(row.figures)
-    else:
-        rows, figures = [], build_report(user, q).total
+    # Both read the same cached report (the data version is read once per request).
+    rows = ranking(user, q) if user.is_city else []
+    figures = build_report(user, q).total
     return LeaderHome(
         year=today.year, scope_label=_("全市") if user.is_city else ref_name(user.unit), figures=figures,
         drill=q.list_args(), rates=_rates(figures, q), ranking=rows[:RANKING_ROWS], ranking_total=len(rows),

@@ -38,6 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from tracker.auth.models import Unit
+from tracker.core import formatting
 from tracker.core.formatting import today_local
 from tracker.core.input import Day, InputError, Integer, Line, OneOf, Schema, Text
 from tracker.core.permissions import can
@@ -46,6 +47,7 @@ from tracker.jobs.worker import JobContext, JobError, JobOutput
 from tracker.progress import counting
 from tracker.progress.lights import light, lit_condition
 from tracker.projects.models import Investor, Project
+from tracker.reports import charts
 from tracker.reports import figures as engine
 from tracker.reports.figures import Figures, ReportQuery, parse_query
 from tracker.workflow.stages import label as stage_label
@@ -141,9 +143,6 @@ class Queries:
     period: ReportQuery
     ytd: ReportQuery
     lights: ReportQuery
-    period_args: dict[str, Any]  # the dashboard's arguments for each (links, tests)
-    ytd_args: dict[str, Any]
-    lights_args: dict[str, Any]
 
 
 def queries(req: BulletinInput, today: date | None = None) -> Queries:
@@ -155,7 +154,7 @@ def queries(req: BulletinInput, today: date | None = None) -> Queries:
     ytd_args = {"from": date(req.year, 1, 1).isoformat(), "to": end.isoformat(), "as_of": as_of_arg}
     lights_args = {"from": ALL_FROM, "to": ALL_TO}
     clean = [{k: v for k, v in a.items() if v is not None} for a in (period_args, ytd_args, lights_args)]
-    return Queries(*(parse_query(a, today) for a in clean), *clean)
+    return Queries(*(parse_query(a, today) for a in clean))
 
 
 # --- The content -------------------------------------------------------------------------------
@@ -353,23 +352,14 @@ def _paragraphs(text: str) -> list[str]:
 
 # --- Formatting for the template -------------------------------------------------------------
 
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
-
-
-def yi(value: Decimal | int | None) -> str:
-    """万元 → 亿元 with two decimals (a table column of like figures)."""
-    if value is None:
-        return "—"
-    return f"{(Decimal(value) / Decimal(10000)).quantize(Decimal('0.01')):,}"
+# The dashboard's own formatters: the 通报 prints the dashboard's numbers, rounded alike.
+pct = charts.percent
+yi = formatting.yi
 
 
 def yi_compact(value: Decimal | int | None) -> str:
     """万元 → 亿元 for a narrow cell: whole 亿元 from 100亿元 up (79,291), else two decimals."""
-    if value is None:
-        return "—"
-    amount = Decimal(value) / Decimal(10000)
-    return f"{amount.quantize(Decimal(1)):,}" if amount >= 100 else f"{amount.quantize(Decimal('0.01')):,}"
+    return formatting.yi(value, 0 if value is not None and Decimal(value) >= 1_000_000 else 2)
 
 
 def cn_date(value: date | None) -> str:
@@ -446,7 +436,6 @@ def print_chart(svg: Markup, font: str) -> Markup:
 
 
 def charts_for_print(funnel: list[engine.Step], quarters: list[engine.QuarterSignings], font: str) -> dict[str, Markup]:
-    from tracker.reports import charts
 
     def no_link(_drill: dict[str, Any]) -> None:  # a PDF has no project list to open
         return None

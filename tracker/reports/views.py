@@ -30,7 +30,6 @@ from tracker.projects.queries import filter_choices
 from tracker.reports import charts
 from tracker.reports.figures import (
     BANDS,
-    RATE_KEYS,
     ReportQuery,
     build_report,
     drill_10yi,
@@ -98,7 +97,7 @@ def _shift(q: ReportQuery, step: int) -> dict[str, Any] | None:
     return None
 
 
-def _notices(args: Any, q: ReportQuery, today: date) -> list[str]:
+def _notices(args: Any, q: ReportQuery) -> list[str]:
     """What was asked for but not understood (and so ignored)."""
     out = []
     raw_year = args.get("year")
@@ -149,7 +148,7 @@ def _period_args(args: Any) -> tuple[dict[str, str], list[str]]:
 def _dashboard_query(raw: Any, choices: dict[str, list], today: date) -> tuple[ReportQuery, list[str]]:
     args, notices = _period_args(raw)
     q = parse_query(args, today)
-    notices += _notices(args, q, today)
+    notices += _notices(args, q)
     # Ids the user cannot pick are dropped: a unit outside the scope (or none at all), an
     # industry or region that does not exist. Nothing of another county ever shows.
     if args.get("unit") and (q.unit is None or q.unit not in {u.id for u in choices["units"]}):
@@ -221,7 +220,7 @@ def dashboard():
     years = sorted(set(range(this_year - YEARS_BACK, this_year + 1)) | {q.year}, reverse=True)
     return render_template(
         "reports/dashboard.html", q=q, report=report, total=report.total, steps=steps, quarters=quarters,
-        ranks=ranks, names=names, specs=specs, rate_keys=RATE_KEYS, sections=sections, charts=charts_html,
+        ranks=ranks, names=names, specs=specs, sections=sections, charts=charts_html,
         choices=choices, notices=notices, period_label=_period_label(q), prev_args=_shift(q, -1),
         next_args=_shift(q, 1) if q.end < today else None, years=years, bands=[code for code, _a in BANDS],
         band_names=band_labels(), pace=pace, today=today, filters_active=_filters_active(q),

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 import xlsxwriter
 from flask_babel import gettext as _
 
 from tracker.reports.figures import RATE_KEYS, Figures, Report
-
-WAN = Decimal(1)
 
 
 def _rate_titles() -> dict[str, str]:

@@ -27,13 +27,14 @@ from tracker.core.db import utcnow
 from tracker.core.input import MAX_AMOUNT
 from tracker.core.permissions import in_scope, scope_filter
 from tracker.extensions import db
+from tracker.reports.figures import TARGET_FIELDS
 from tracker.targets.models import UnitTarget
+from tracker.targets.schemas import MAX_COUNT
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # the table's CHECK (year_plausible)
 COUNT_FIELDS = ("projects_10yi", "projects_10yi_yrd", "started")
 AMOUNT_FIELDS = ("investment", "funds")
-FIELDS = ("projects_10yi", "projects_10yi_yrd", "investment", "started", "funds")
-MAX_COUNT = 100_000
+FIELDS = TARGET_FIELDS  # the five yearly figures, as the report engine counts them
 
 
 class TargetError(ValueError):

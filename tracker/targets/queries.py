@@ -90,7 +90,6 @@ class Cell:
     target: Any  # int | Decimal | None (no target set)
     actual: Any  # int | Decimal
     href_args: dict[str, Any] | None  # project-list query of the actual
-    progress: Progress
 
 
 @dataclass
@@ -100,7 +99,6 @@ class Row:
     cells: list[Cell]
     editable: bool = False  # the viewer may set this row's target
     label: Any = ""
-    is_total: bool = False
 
 
 @dataclass
@@ -116,10 +114,9 @@ class Board:
         return bool(self.targets)
 
 
-def _cell(figure: Figure, target: UnitTarget | None, actual: Any, drill: dict[str, Any] | None,
-          pace: int | None) -> Cell:
+def _cell(figure: Figure, target: UnitTarget | None, actual: Any, drill: dict[str, Any] | None) -> Cell:
     target_value = getattr(target, figure.code) if target is not None else None
-    return Cell(figure, target_value, actual, drill, progress(actual, target_value, pace))
+    return Cell(figure, target_value, actual, drill)
 
 
 def _actual(actuals: Any, code: str) -> tuple[Any, dict[str, Any] | None]:
@@ -148,7 +145,7 @@ def board(user: Any, year: int, actuals: dict[int, Any], *, today: date,
         if unit is city_unit and not any(getattr(unit_actuals, f.code, 0) for f in FIGURES):
             continue  # the bureau files no projects of its own: its target is the 全市 row
         target = None if unit is city_unit else targets.get(unit.id)
-        cells = [_cell(f, target, *_actual(unit_actuals, f.code), pace) for f in FIGURES]
+        cells = [_cell(f, target, *_actual(unit_actuals, f.code)) for f in FIGURES]
         rows.append(Row(unit, target, cells, editable=may_manage and unit is not city_unit, label=unit.name))
     total = None
     if user.is_city:
@@ -161,9 +158,9 @@ def board(user: Any, year: int, actuals: dict[int, Any], *, today: date,
                 values = [getattr(t, f.code) for uid, t in targets.items() if city_unit is None or uid != city_unit.id]
                 target_value = sum(values) if values else None
             actual, drill = _sum_actuals(actuals, f.code)
-            cells.append(Cell(f, target_value, actual, drill, progress(actual, target_value, pace)))
+            cells.append(Cell(f, target_value, actual, drill))
         total = Row(city_unit, city_target, cells, editable=may_manage and city_unit is not None,
-                    label=_l("全市"), is_total=True)
+                    label=_l("全市"))
     return Board(year, pace, rows, total, targets)
 
 

@@ -26,11 +26,10 @@ from tracker.core.input import (
     parse_amount,
     typed,
 )
+from tracker.projects.schemas import WAN_PER_YI
 
 MAX_COUNT = 100_000  # projects a unit could plausibly target in a year (far above any real one)
-AMOUNT_FIELDS = ("investment", "funds")
 UNIT_CODES = ("yi", "wan")
-WAN_PER_YI = Decimal(10000)
 # Units people type after the number, longest first; the factor turns the number into 万元.
 _SUFFIXES = (("亿元", WAN_PER_YI), ("亿", WAN_PER_YI), ("万元", Decimal(1)), ("万", Decimal(1)))
 _UNIT_HELP = _l("所填金额的单位：yi（亿元，默认）或 wan（万元）；数字后写明“亿”或“万”时以所写为准")
