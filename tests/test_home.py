@@ -162,6 +162,15 @@ def test_staff_sees_pending_and_rejected_requests_with_the_comment(client, login
     assert f'href="/projects/{rejected.id}#stage"' in card
 
 
+def test_rejected_requests_are_counted_behind_a_full_page_of_pending_ones(db, ref, staff, manager):
+    for i in range(queries.LIMIT + 2):
+        _register(staff, _project(ref, staff, f"排队项目{i}"))
+    wf.reject(manager, _register(staff, _project(ref, staff, "被驳回在后项目")).id, "材料不全")
+    home = queries.staff_home(staff, today_local())
+    assert len(home.requests) == queries.LIMIT and {r.status for r in home.requests} == {"pending"}
+    assert (home.pending, home.rejected) == (queries.LIMIT + 2, 1)
+
+
 def test_staff_sees_milestones_due_within_30_days_and_overdue_ones_flagged(client, login_as, db, ref, staff, manager):
     today = today_local()
     soon = _project(ref, staff, "十天后到期项目")

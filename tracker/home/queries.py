@@ -18,16 +18,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload
 
 from tracker.auth.models import Role, Unit, User
 from tracker.core.db import utcnow
 from tracker.core.formatting import ref_name
+from tracker.core.input import Problem, parse_amount
 from tracker.core.permissions import scope_filter
 from tracker.extensions import db
 from tracker.progress.lights import NOT_LIT, Light, light, lit_condition
@@ -197,7 +198,7 @@ def _lit_section(user: Any, today: date, *, mine: bool, order: str) -> Section:
     after ``LIMIT`` rows, and the count stops at ``COUNT_CAP`` (beyond it the page says "500+"
     and the list behind "查看全部" gives the exact figure): a count of every lit project of a
     city with 100,000 projects would cost more than the rest of the page."""
-    red_flag = case((Project.red_on < today, 1), else_=0)
+    red_flag = case((lit_condition(Project, today, "red"), 1), else_=0)
     owner = aliased(User)
     ordering = ((Project.due_on.asc(), Project.id.asc()) if order == "late"
                 else (Project.contracted_investment.desc(), Project.id.desc()))
@@ -255,7 +256,9 @@ def _my_requests(user: Any) -> tuple[list[RequestItem], int, int]:
         select(StageRequest.id, StageRequest.project_id, Project.name, StageRequest.kind, StageRequest.from_stage,
                StageRequest.to_stage, StageRequest.status, StageRequest.actual_date, StageRequest.requested_at,
                StageRequest.decided_at, decider.display_name, StageRequest.decision_comment,
-               func.count().over(partition_by=StageRequest.status))
+               # Both counts on every row, over all the rows before the LIMIT (a page full of
+               # pending requests still says how many were rejected).
+               func.sum(case((pending, 1), else_=0)).over(), func.sum(case((pending, 0), else_=1)).over())
         .join(Project, Project.id == StageRequest.project_id)
         .outerjoin(decider, decider.id == StageRequest.decided_by_id)
         .where(StageRequest.requested_by_id == user.id, scope_filter(user, Project.unit_id),
@@ -265,10 +268,9 @@ def _my_requests(user: Any) -> tuple[list[RequestItem], int, int]:
                   StageRequest.id.desc())
         .limit(LIMIT)
     ).all()
-    counts = {r[6]: int(r[12]) for r in rows}
     items = [RequestItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10] or "", r[11] or "")
              for r in rows]
-    return items, counts.get("pending", 0), counts.get("rejected", 0)
+    return items, int(rows[0][12]) if rows else 0, int(rows[0][13]) if rows else 0
 
 
 def _stage_order(column: Any) -> Any:
@@ -336,13 +338,11 @@ def staff_home(user: Any, today: date) -> StaffHome:
 # --- Manager ---------------------------------------------------------------------------------
 
 def _decimal(raw: Any) -> Decimal | None:
-    if raw is None or raw == "":
-        return None
+    """An amount a stage request stored (already parsed by the input layer when filed)."""
     try:
-        value = Decimal(str(raw))
-    except (InvalidOperation, ValueError):
+        return parse_amount(raw)
+    except Problem:
         return None
-    return value if value.is_finite() else None
 
 
 def amount_flags(investment: Decimal, registered_capital: Decimal | None) -> tuple[str, ...]:
@@ -357,9 +357,8 @@ def _approvals(user: Any) -> Section:
     total = db.session.execute(select(func.count()).select_from(queue.order_by(None).subquery())).scalar_one()
     if not total:
         return Section([], 0)
-    requests = db.session.execute(queue.limit(LIMIT)).unique().scalars().all()
-    unit_ids = {r.project.unit_id for r in requests}
-    units = {u.id: u for u in db.session.execute(select(Unit).where(Unit.id.in_(unit_ids))).scalars()}
+    requests = db.session.execute(
+        queue.options(joinedload(StageRequest.project).joinedload(Project.unit)).limit(LIMIT)).unique().scalars().all()
     items = []
     for r in requests:
         p = r.project
@@ -368,7 +367,7 @@ def _approvals(user: Any) -> Section:
             capital = p.registered_capital
         investment = Decimal(p.contracted_investment)
         items.append(ApprovalItem(
-            r.id, p.id, p.name, ref_name(units.get(p.unit_id)), r.kind, r.from_stage, r.to_stage, r.actual_date,
+            r.id, p.id, p.name, ref_name(p.unit), r.kind, r.from_stage, r.to_stage, r.actual_date,
             str(r.requested_by), r.requested_at, investment, capital, amount_flags(investment, capital)))
     return Section(items, int(total))
 
