@@ -59,17 +59,16 @@ def _lock(project: Project) -> None:
     db.session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
 
 
-def _store_sum(project: Project) -> Decimal:
-    """Set ``funds_in_place`` to the records' sum without bumping the edit version."""
+def _store_sum(project: Project, total: Decimal) -> Decimal:
+    """Set ``funds_in_place`` to ``total``, the records' sum the caller read under the row
+    lock and changed by its one record, without bumping the edit version."""
     db.session.flush()
-    total = (select(func.coalesce(func.sum(FundsRecord.amount), 0))
-             .where(FundsRecord.project_id == project.id).scalar_subquery())
+    total = Decimal(total).quantize(Decimal("0.01"))
     db.session.execute(update(Project).where(Project.id == project.id).values(funds_in_place=total)
                        .execution_options(synchronize_session=False))
-    value = db.session.execute(select(Project.funds_in_place).where(Project.id == project.id)).scalar_one()
-    set_committed_value(project, "funds_in_place", value)  # the object in step, not dirty
+    set_committed_value(project, "funds_in_place", total)  # the object in step, not dirty
     touch(project.id)
-    return value
+    return total
 
 
 def _clean(value: Any, max_length: int, field: str, errors: dict[str, str]) -> str:
@@ -134,7 +133,7 @@ def add_funds(actor: Any, project: Project, received_on: date | None, amount: De
                       evidence=evidence, attachment_id=attachment.id if attachment else None,
                       recorded_by_id=getattr(actor, "id", None))
     db.session.add(row)
-    total = _store_sum(project)
+    total = _store_sum(project, after)
     # A create records bare values: the new total (a delete records the before/after pair).
     changes: dict[str, Any] = {"received_on": received_on, "amount": amount, "funds_in_place": total}
     if note:
@@ -167,7 +166,7 @@ def remove_funds(actor: Any, row: FundsRecord, reason: str | None = "") -> Decim
     if reason:
         changes["reason"] = reason
     db.session.delete(row)
-    total = _store_sum(project)
+    total = _store_sum(project, before - row.amount)
     changes["funds_in_place"] = [before, total]
     record(actor, "funds.delete", row, changes, project_id=project.id)
     return total

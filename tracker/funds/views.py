@@ -160,18 +160,14 @@ def add_funds_view(project_id: int):
     try:
         row = add_funds(current_user, project, data.received_on, data.amount, data.note, data.evidence,
                         data.confirm, upload=upload if upload and upload.filename else None)
-    except InputError as err:
+    except (InputError, ValueError) as err:  # ValueError: the scan was refused (type, size, empty)
         db.session.rollback()
-        show_errors(form, err.errors)
-        return _list_page(db.session.get(Project, project_id) or project, form, 422)
-    except ValueError as err:  # the scan was refused (type, size, empty)
-        db.session.rollback()
-        show_errors(form, {"file": str(err)})
-        return _list_page(db.session.get(Project, project_id) or project, form, 422)
+        show_errors(form, err.errors if isinstance(err, InputError) else {"file": str(err)})
+        return _list_page(project, form, 422)
     except ArchivedProject as err:
         db.session.rollback()
         flash(err.message, "warning")
-        return _list_page(db.session.get(Project, project_id) or project, form, 409)
+        return _list_page(project, form, 409)
     except NotAllowed:
         abort(403)
     flash(_("已登记到位资金 %(amount)s 万元（%(day)s），累计 %(total)s 万元。",
@@ -183,7 +179,7 @@ def add_funds_view(project_id: int):
 @bp.post("/projects/<int:project_id>/funds/<int:record_id>/delete")
 def delete_funds(project_id: int, record_id: int):
     project = load(Project, project_id, "funds.record")
-    row = db.session.get(FundsRecord, record_id) if record_id <= 2**31 - 1 else None
+    row = db.session.get(FundsRecord, record_id)  # the id converter 404s ids past the key range
     if row is None or row.project_id != project.id:
         abort(404)
     back = request.form.get("next") == "list"

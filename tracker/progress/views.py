@@ -107,8 +107,8 @@ def deadlines():
         db.session.flush()
     except (ops.StaleDeadlines, StaleDataError) as err:
         db.session.rollback()
-        rows = _rows(ops.current(), request.form)
         fresh = ops.current()
+        rows = _rows(fresh, request.form)
         for r in rows:  # the form now carries the newest versions: saving again overwrites
             saved = fresh.get(r["stage"])
             r["version"] = saved.version_id if saved else ""
