@@ -23,7 +23,6 @@ from sqlalchemy import select
 
 from tracker.audit.operations import jsonable, record
 from tracker.auth.models import Unit
-from tracker.core.db import utcnow
 from tracker.core.input import MAX_AMOUNT
 from tracker.core.permissions import in_scope, scope_filter
 from tracker.extensions import db
@@ -141,8 +140,7 @@ def save_target(actor: Any, unit: Unit, year: int, values: Mapping[str, Any],
         return target, {}
     for name, (_before, after) in changes.items():
         setattr(target, name, after)
-    target.updated_by_id = getattr(actor, "id", None)
-    target.updated_at = utcnow()
+    target.updated_by_id = getattr(actor, "id", None)  # updated_at: the column's onupdate
     # The versioned UPDATE catches a save racing between the comparison above and here.
     db.session.flush()
     record(actor, "target.update", target, {"unit": unit.name, "year": year, **jsonable(changes)})

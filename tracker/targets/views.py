@@ -96,10 +96,11 @@ def _fill(form: TargetForm, source: UnitTarget) -> None:
         form[f"{name}_unit"].data = "yi"
 
 
-def _render(form: TargetForm, unit: Unit, year: int, target: UnitTarget | None, status: int = 200, **extra):
+def _render(form: TargetForm, unit: Unit, year: int, target: UnitTarget | None, status: int = 200, *,
+            previous: UnitTarget | None = None, **extra):
     mark_required(form, TargetInput)
     updated_by = db.session.get(User, target.updated_by_id) if target is not None and target.updated_by_id else None
-    previous = ops.get_target(unit.id, year - 1)
+    previous = previous or ops.get_target(unit.id, year - 1)  # last year's, unless read already
     return render_template("targets/form.html", form=form, unit=unit, year=year, target=target,
                            updated_by=updated_by, previous=previous, figures=FIGURES, **extra), status
 
@@ -120,7 +121,7 @@ def edit_target(unit_id: int, year: int):
             copied = ops.get_target(unit.id, year - 1)
             if copied is not None:
                 _fill(form, copied)
-        return _render(form, unit, year, target, copied=copied)
+        return _render(form, unit, year, target, copied=copied, previous=copied)
     form = TargetForm()
     data = validate_form(form, TargetInput)
     if data is None:
