@@ -132,13 +132,15 @@ def _make_fetcher_class():
     return SafeFetcher
 
 
+def font_stacks(files: list) -> dict[str, str]:
+    """The CSS font lists of the prepared fonts: serif (body), sans (bold headings)."""
+    return {"serif": fonts.font_stack("TZ Brief Serif", files), "sans": fonts.font_stack("TZ Brief Sans", files)}
+
+
 def pdf_css(files: list) -> str:
     """brief.css with each ``var(--brief-serif, …)``/``var(--brief-sans, …)`` replaced by the
     literal font list (WeasyPrint resolves custom properties per element, which is slow)."""
-    stacks = {
-        "serif": fonts.font_stack("TZ Brief Serif", files),
-        "sans": fonts.font_stack("TZ Brief Sans", files),
-    }
+    stacks = font_stacks(files)
     css = CSS_FILE.read_text(encoding="utf-8")
     css = css.split(SCREEN_ONLY_MARK, 1)[0]  # the on-screen preview rules (media queries)
     return _FONT_VAR.sub(lambda m: stacks[m.group(1)], css)

@@ -421,10 +421,9 @@ FUNNEL_VALUE_ROOM = 215  # of the chart's 480 units: "10974个 · 234,573.13亿�
 
 def font_stacks() -> dict[str, str]:
     """The CSS font lists of the briefs' prepared fonts (serif body, sans bold headings)."""
-    from tracker.briefs import fonts, service
+    from tracker.briefs import fonts, render, service
 
-    files = fonts.manifest_files(service.font_dir())
-    return {"serif": fonts.font_stack("TZ Brief Serif", files), "sans": fonts.font_stack("TZ Brief Sans", files)}
+    return render.font_stacks(fonts.manifest_files(service.font_dir()))
 
 
 def print_chart(svg: Markup, font: str) -> Markup:
