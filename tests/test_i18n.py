@@ -126,3 +126,22 @@ def test_language_chosen_on_the_login_page_survives_login(client, db, ref):
     page = client.get("/projects/").get_data(as_text=True)
     assert 'lang="en"' in page
     assert "Signed projects" in page
+
+
+def test_the_request_translations_follow_a_forced_locale(app):
+    """The catalog is looked up once per request (core.translations) yet force_locale, as the
+    PDF jobs and the ledger's Chinese headings use it, still switches language and back."""
+    from flask import render_template_string, session
+    from flask_babel import force_locale, gettext
+
+    with app.test_request_context("/"):
+        session["lang"] = "en"
+        assert gettext("您已退出登录。") != "您已退出登录。"
+        english = gettext("您已退出登录。")
+        with force_locale("zh_CN"):
+            assert gettext("您已退出登录。") == "您已退出登录。"
+            assert render_template_string("{{ _('您已退出登录。') }}") == "您已退出登录。"
+        assert gettext("您已退出登录。") == english
+        assert render_template_string("{{ _('您已退出登录。') }}") == english
+    with app.test_request_context("/"):  # a new request starts from its own language
+        assert gettext("您已退出登录。") == "您已退出登录。"
