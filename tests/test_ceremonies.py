@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from tests.factories import make_project, make_user
+from tests.factories import count_queries, make_project, make_user
 from tests.test_briefs import brief_fonts, make_ceremony, web  # noqa: F401 - shared fixtures
 from tracker.audit.models import AuditEntry
 from tracker.ceremonies import operations as ops
@@ -123,6 +123,22 @@ def test_project_page_shows_its_ceremony(client, login_as, db, ref):
     ceremony = make_ceremony(ref, [project])
     login_as(make_user("staff", ref.huangyan))
     assert ceremony.name in client.get(f"/projects/{project.id}").get_data(as_text=True)
+
+
+def test_the_ceremony_comes_with_the_project_page_query(client, login_as, db, ref):
+    """The signing and its ceremony are joined to the project's own query (no query of their own)."""
+    unsigned, signed = make_project(), make_project()
+    make_ceremony(ref, [signed])
+    db.session.commit()
+    login_as(make_user("staff", ref.huangyan))
+    counts = []
+    for project in (unsigned.id, signed.id):
+        db.session.expunge_all()  # as a request's own session starts
+        with count_queries(db) as statements:
+            assert client.get(f"/projects/{project}").status_code == 200
+        counts.append(sum(not sql.startswith(("SAVEPOINT", "RELEASE")) for sql in statements))  # not the test's own
+        assert not any("FROM ceremony_signing" in sql for sql in statements)
+    assert counts[0] == counts[1]
 
 
 def test_a_project_is_signed_once(client, login_as, db, ref):

@@ -156,13 +156,6 @@ def helpers(user: Any = None, *, internal: bool = False) -> Helpers:
     return Helpers(issuer=issuer_name(user), today=today_local(), internal=bool(internal))
 
 
-def signing_of(project: Project) -> CeremonySigning | None:
-    return db.session.execute(
-        select(CeremonySigning).options(joinedload(CeremonySigning.ceremony))
-        .where(CeremonySigning.project_id == project.id)
-    ).scalar_one_or_none()
-
-
 def milestones_by_project(project_ids: list[int]) -> dict[int, list]:
     """Each project's milestones (workflow.Milestone rows) in stage order, one query."""
     from tracker.workflow.models import Milestone
@@ -187,7 +180,7 @@ def milestones_by_project(project_ids: list[int]) -> dict[int, list]:
 def project_brief(project: Project, *, milestones=None) -> content.Brief:
     if milestones is None:
         milestones = milestones_by_project([project.id])[project.id]
-    return content.build_brief(project, signing_of(project), milestones=milestones)
+    return content.build_brief(project, project.signing, milestones=milestones)
 
 
 def load_ceremony_signings(ceremony: Ceremony) -> list[CeremonySigning]:

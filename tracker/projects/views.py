@@ -61,11 +61,8 @@ def view_project(project_id: int):
     # What the page shows of the project's relations, loaded with it (not a lazy load each).
     project = load(Project, project_id, "project.view",
                    joinedload(Project.investor).joinedload(Investor.source_region), joinedload(Project.industry),
-                   joinedload(Project.platform), joinedload(Project.owner), joinedload(Project.unit))
-    signing = db.session.execute(
-        select(CeremonySigning).options(joinedload(CeremonySigning.ceremony))
-        .where(CeremonySigning.project_id == project.id)
-    ).scalar_one_or_none()
+                   joinedload(Project.platform), joinedload(Project.owner), joinedload(Project.unit),
+                   joinedload(Project.signing).joinedload(CeremonySigning.ceremony))
     # The timeline pages by keyset (?before=<entry id>): cheap however long the history is.
     before = int_arg(request.args.get("before")) or 0
     q = select(AuditEntry).options(joinedload(AuditEntry.actor)).where(AuditEntry.project_id == project.id)
@@ -77,7 +74,7 @@ def view_project(project_id: int):
         select(Attachment).options(joinedload(Attachment.uploaded_by), joinedload(Attachment.request))
         .where(Attachment.project_id == project.id).order_by(Attachment.id.desc()).limit(MAX_ATTACHMENTS_SHOWN)
     ).scalars().all()
-    return render_template("projects/detail.html", project=project, signing=signing, attachments=attachments,
+    return render_template("projects/detail.html", project=project, signing=project.signing, attachments=attachments,
                            panel=stage_panel(current_user, project), timeline=project_timeline(history[:HISTORY_PER_PAGE]),
                            history_older=older, history_before=before)
 
