@@ -234,6 +234,31 @@ def test_charts_are_the_dashboards_with_print_styles(app, db):
     assert "2025" in str(charts["quarters"]) and "Q4" in str(charts["quarters"])
 
 
+def test_rates_and_title_are_defined_once(app):
+    """The rates' names and order are ``figures.RATES``' on the dashboard, in the workbook, the
+    chart and the 通报; the 通报 prints them in Chinese with its own definitions whatever the
+    UI language. One function names the bulletin (the PDF and the job)."""
+    from types import SimpleNamespace
+
+    from flask_babel import force_locale
+
+    from tracker.reports import views, workbook
+    from tracker.reports.figures import RATES, Figures
+
+    b = SimpleNamespace(totals=Figures(), ytd=Figures())
+    with app.test_request_context("/"), force_locale("en"):
+        english = [str(rate.label) for rate in RATES]
+        assert english[0] == "Landing rate"
+        assert [spec.label for spec in views.rate_specs()] == english
+        headers = workbook._figure_columns()[0]
+        assert headers[headers.index(english[0]):][:len(RATES)] == english
+        lines = bulletin.rate_lines(b)
+    assert [line.label for line in lines] == ["落地率", "开工率", "投产率", "资金到位率", "履约率"]
+    assert lines[0].note == "已注册及以后阶段的项目 / 签约项目" and lines[0].period == "—"
+    req = bulletin.from_params({**NOV, "kind": "quarter", "part": 4}, today=date(2026, 1, 5))
+    assert bulletin.bulletin_title(req, "全市") == "2025年第四季度全市招商引资项目推进情况通报"
+
+
 # --- the form --------------------------------------------------------------------------------------
 
 def test_form_defaults_to_last_month_for_managers_and_leaders(client, login_as, db, ref):

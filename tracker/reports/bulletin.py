@@ -115,6 +115,16 @@ def period_label(kind: str, year: int, part: int) -> str:
     return f"{year}年{part}月" if kind == "month" else f"{year}年第{CN_QUARTERS[part]}季度"
 
 
+def scope_name(user: Any) -> str:
+    """Whom the bulletin covers: 全市, or the county's name."""
+    return CITY_SCOPE if user.is_city else user.unit.name
+
+
+def bulletin_title(req: BulletinInput, scope: str) -> str:
+    """"2026年11月全市招商引资项目推进情况通报": the PDF's title, its file name and the job's."""
+    return f"{period_label(req.kind, req.year, req.part)}{scope}招商引资项目推进情况通报"
+
+
 def default_as_of(kind: str, year: int, part: int, today: date) -> date:
     """The period's end, or today while the period is not over."""
     return min(bounds(kind, year, part)[1], today)
@@ -267,13 +277,13 @@ def build_bulletin(user: Any, req: BulletinInput, progress: Callable[[int, str],
         red = red_list(user, qs.lights, today, limit=RED_LIST_MAX)
         funnel = engine.funnel(ytd_report)
         quarters = engine.signings_by_quarter(user, qs.period)
-    scope = CITY_SCOPE if user.is_city else user.unit.name
+    scope = scope_name(user)
     period = period_label(req.kind, req.year, req.part)
     issue = (req.issue or "").strip()
     if issue.isdigit():
         issue = f"第{issue}期"
     bulletin = Bulletin(
-        issuer=issuer_name(user), scope=scope, title=f"{period}{scope}招商引资项目推进情况通报", period=period,
+        issuer=issuer_name(user), scope=scope, title=bulletin_title(req, scope), period=period,
         kind=req.kind, issue=issue, issued_on=today, start=qs.period.start, end=qs.period.end,
         counted_on=qs.period.as_of or today, ytd_start=qs.ytd.start, ytd_end=qs.ytd.end,
         totals=period_report.total, ytd=ytd_report.total, units=rows, ranking=ranking, target_year=req.year,
@@ -382,26 +392,22 @@ class RateLine:
     note: str
 
 
-RATE_LABELS = (("landing", "落地率", "已注册及以后阶段的项目 / 签约项目"),
-               ("construction", "开工率", "已开工及以后阶段的项目 / 签约项目"),
-               ("production", "投产率", "已投产及以后阶段的项目 / 签约项目"),
-               ("funds_in_place", "资金到位率", "实际到位资金 / 协议投资额"),
-               ("compliance", "履约率", "按计划日期完成的节点 / 已到期的节点"))
-
-
-def _rate_text(f: Figures, key: str) -> str:
-    rate = f.rates[key]
-    if key == "funds_in_place":
+def _rate_text(f: Figures, spec: engine.Rate) -> str:
+    rate = f.rates[spec.key]
+    if spec.key == "funds_in_place":
         detail = f"{yi(f.funds)}/{yi(f.investment)}亿元"
-    elif key == "compliance":
+    elif spec.key == "compliance":
         detail = f"{f.milestones_met}/{f.milestones_due}"
     else:
-        detail = f"{f.reached(engine.RATE_STAGES[key])}/{f.signed}"
+        detail = f"{f.reached(spec.reached)}/{f.signed}"
     return f"{pct(rate)}（{detail}）" if rate is not None else "—"
 
 
 def rate_lines(b: Bulletin) -> list[RateLine]:
-    return [RateLine(name, _rate_text(b.totals, key), _rate_text(b.ytd, key), note) for key, name, note in RATE_LABELS]
+    """The rates (``figures.RATES``): their Chinese names and the 通报's own definitions."""
+    with _zh():
+        return [RateLine(str(spec.label), _rate_text(b.totals, spec), _rate_text(b.ytd, spec), spec.official)
+                for spec in engine.RATES]
 
 
 # --- Charts: the dashboard's, for print -------------------------------------------------------------

@@ -76,6 +76,5 @@ def bulletin_form():
     data = validate_form(form, content.BulletinInput, context={"today": today})
     if data is None:
         return _render(form, 422)
-    scope = content.CITY_SCOPE if current_user.is_city else current_user.unit.name
-    title = f"{content.period_label(data.kind, data.year, data.part)}{scope}招商引资项目推进情况通报"
+    title = content.bulletin_title(data, content.scope_name(current_user))
     return jobs.start("bulletin", title=title, params=data.params(), back=url_for("bulletin.bulletin_form"))

@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from tracker.core.formatting import money
+from tracker.reports.figures import RATES
 
 WIDTH = 400  # viewBox units; the page scales it (max-width in CSS): legible on a phone
 FONT = 14
@@ -224,15 +225,16 @@ def quarters_chart(quarters: Sequence[Any], href: Callable[[dict[str, Any]], str
 
 def unit_rates_chart(rows: Sequence[tuple[str, Any, dict[str, Any]]],
                      href: Callable[[dict[str, Any]], str]) -> Markup:
-    """落地率, 开工率, 投产率 by unit: (label, Figures, drill) per unit."""
-    series = [_("落地率"), _("开工率"), _("投产率")]
-    codes = ("registered", "construction", "production")
+    """落地率, 开工率, 投产率 (the stage-reached rates of ``figures.RATES``) by unit:
+    (label, Figures, drill) per unit."""
+    shown = [rate for rate in RATES if rate.reached]
+    series = [str(rate.label) for rate in shown]
     groups = []
     for label, f, drill in rows:
         rates = f.rates
         bars = []
-        for name, key, code in zip(series, ("landing", "construction", "production"), codes):
-            rate = rates[key]
+        for name, spec in zip(series, shown, strict=True):
+            rate, code = rates[spec.key], spec.reached
             bars.append(Bar(name, rate or 0.0, percent(rate), href({**drill, "reached": code}),
                             _("%(name)s %(pct)s（%(a)d / %(b)d）", name=name, pct=percent(rate),
                               a=f.reached(code), b=f.signed)))

@@ -20,6 +20,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
 
 from tracker.auth.models import Unit
@@ -38,9 +40,46 @@ from tracker.workflow.stages import BY_CODE, MAIN_CODES
 # Size bands (万元, cumulative as on the list): 10亿元以上, 50亿元以上, 百亿级.
 BANDS: tuple[tuple[str, Decimal], ...] = (("10", Decimal(100_000)), ("50", Decimal(500_000)),
                                           ("100", Decimal(1_000_000)))
-RATE_STAGES = {"landing": "registered", "construction": "construction", "production": "production"}
-RATE_KEYS = ("landing", "construction", "production", "funds_in_place", "compliance")
 SIGNED_ON_AND_LATER = MAIN_CODES[1:]
+
+
+# --- The rates -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rate:
+    """One of the five rates of DOMAIN.md, named as every output names it (the dashboard,
+    the workbook, the charts, the 通报): ``label``, ``numerator`` and ``denominator`` in the
+    UI's language (lazy: read them where the language is known); ``official`` is the 通报's
+    definition, which is Chinese whatever the UI language (not a UI string)."""
+
+    key: str
+    label: LazyString | str
+    numerator: LazyString | str  # what the numerator counts (the dashboard's titles)
+    denominator: LazyString | str
+    official: str  # the 通报's "numerator / denominator"
+    reached: str | None = None  # the numerator: projects at this stage or later (their drill's ``reached``)
+
+    def translated(self) -> Rate:
+        """This rate with its texts read in the current language (plain strings)."""
+        from dataclasses import replace
+
+        return replace(self, label=str(self.label), numerator=str(self.numerator), denominator=str(self.denominator))
+
+
+RATES: tuple[Rate, ...] = (
+    Rate("landing", _l("落地率"), _l("已注册及以后"), _l("签约项目（含终止）"),
+         "已注册及以后阶段的项目 / 签约项目", "registered"),
+    Rate("construction", _l("开工率"), _l("已开工及以后"), _l("签约项目（含终止）"),
+         "已开工及以后阶段的项目 / 签约项目", "construction"),
+    Rate("production", _l("投产率"), _l("已投产及以后"), _l("签约项目（含终止）"),
+         "已投产及以后阶段的项目 / 签约项目", "production"),
+    Rate("funds_in_place", _l("资金到位率"), _l("实际到位资金"), _l("协议投资额（含终止）"),
+         "实际到位资金 / 协议投资额"),
+    Rate("compliance", _l("履约率"), _l("按期完成的里程碑"), _l("到期的里程碑"),
+         "按计划日期完成的节点 / 已到期的节点"),
+)
+RATE_KEYS = tuple(rate.key for rate in RATES)
+RATE_STAGES = {rate.key: rate.reached for rate in RATES if rate.reached}  # the stage-reached rates
 
 
 # --- The question asked --------------------------------------------------------------------

@@ -14,7 +14,6 @@ another county's id shows nothing of that county.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -23,13 +22,15 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from tracker.core.formatting import ref_name, today_local
+from tracker.core.formatting import today_local
 from tracker.core.input import int_arg
 from tracker.core.permissions import require
 from tracker.projects.queries import filter_choices
 from tracker.reports import charts
 from tracker.reports.figures import (
     BANDS,
+    RATES,
+    Rate,
     ReportQuery,
     build_report,
     drill_10yi,
@@ -45,24 +46,9 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 YEARS_BACK = 8  # the year picker: this year and the ones before
 
 
-@dataclass(frozen=True)
-class RateSpec:
-    key: str
-    label: str
-    numerator: str  # what the numerator counts (for the cell's title)
-    denominator: str
-    reached: str | None = None  # the stage a numerator project reached (its drill's ``reached``)
-
-
-def rate_specs() -> list[RateSpec]:
-    """The five rates of DOMAIN.md in the page's language."""
-    return [
-        RateSpec("landing", _("落地率"), _("已注册及以后"), _("签约项目（含终止）"), "registered"),
-        RateSpec("construction", _("开工率"), _("已开工及以后"), _("签约项目（含终止）"), "construction"),
-        RateSpec("production", _("投产率"), _("已投产及以后"), _("签约项目（含终止）"), "production"),
-        RateSpec("funds_in_place", _("资金到位率"), _("实际到位资金"), _("协议投资额（含终止）")),
-        RateSpec("compliance", _("履约率"), _("按期完成的里程碑"), _("到期的里程碑")),
-    ]
+def rate_specs() -> list[Rate]:
+    """The five rates of DOMAIN.md (``figures.RATES``) in the page's language."""
+    return [rate.translated() for rate in RATES]
 
 
 def band_labels() -> dict[str, str]:
@@ -189,14 +175,6 @@ def dashboard():
     # the other units with no figures but links to their full lists.)
     ranks = ranking(current_user, q)
 
-    # Names in the page's language, from the same reference rows as the filter bar.
-    names = {
-        "unit": {u.id: ref_name(u) for u in choices["units"]},
-        "industry": {i.id: ref_name(i) for i in choices["industries"]},
-        "region": {r.id: ref_name(r) for r in choices["regions"]},
-        "size": band_labels(),
-    }
-    names["region"]["yrd"] = _("长三角（合计）")
     specs = rate_specs()
 
     from tracker.targets.queries import year_pace
@@ -208,12 +186,15 @@ def dashboard():
         ("region", _("按来源地"), report.by_region),
         ("size", _("按规模"), report.by_size),
     ]
+    # The rows' names by key, for the tables' and the ranking's ``names[kind]`` lookups: the
+    # report's own labels (already in the page's language: figures are cached per language).
+    names = {kind: {row.key: row.label for row in rows} for kind, _caption, rows in sections}
     href = _list_href()
     charts_html = {
         "funnel": charts.funnel_chart(steps, href),
         "quarters": charts.quarters_chart(quarters, href),
         "unit_rates": charts.unit_rates_chart(
-            [(names["unit"].get(row.key, row.label), row.figures, row.drill) for row in report.by_unit],
+            [(row.label, row.figures, row.drill) for row in report.by_unit],
             href) if len(report.by_unit) > 1 else None,
     }
     this_year = today.year

@@ -11,12 +11,7 @@ from typing import Any
 import xlsxwriter
 from flask_babel import gettext as _
 
-from tracker.reports.figures import RATE_KEYS, Figures, Report
-
-
-def _rate_titles() -> dict[str, str]:
-    return {"landing": _("落地率"), "construction": _("开工率"), "production": _("投产率"),
-            "funds_in_place": _("资金到位率"), "compliance": _("履约率")}
+from tracker.reports.figures import RATE_KEYS, RATES, Figures, Report
 
 
 class _Book:
@@ -53,12 +48,11 @@ class _Book:
 
 
 def _figure_columns() -> tuple[list[str], list[str]]:
-    titles = _rate_titles()
     headers = [_("签约项目（含终止）"), _("在库签约项目"), _("终止"), _("协议投资额（万元）"), _("实际到位资金（万元）"),
                _("10亿元以上"), _("其中长三角"), _("已开工及以后")]
     kinds = ["int", "int", "int", "money", "money", "int", "int", "int"]
-    for key in RATE_KEYS:
-        headers.append(titles[key])
+    for rate in RATES:
+        headers.append(str(rate.label))
         kinds.append("pct")
     headers += [_("红灯"), _("黄灯")]
     kinds += ["int", "int"]
