@@ -239,6 +239,66 @@ def test_a_token_is_its_uploaders_only(client, login_as, db, ref, staff, uploads
     assert _count(db) == before
 
 
+def test_paging_the_preview_does_not_read_the_workbook_again(client, login_as, db, ref, staff, uploads, monkeypatch):
+    from tracker.ledger import read
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append(HEADER.split(","))
+    for i in range(150):  # two pages; every third row's stage unknown
+        ws.append([f"项目{i:03d}", "浙江甲科技有限公司", "江苏", "新能源", 1000 + i, date(2024, 12, 20),
+                   "很多" if i % 3 == 0 else "已签约"])
+    data = io.BytesIO()
+    book.save(data)
+    reads = []
+    real = read._read_workbook
+    monkeypatch.setattr(read, "_read_workbook", lambda *a: reads.append(a) or real(*a))
+    login_as(staff)
+    resp = client.post("/projects/import/preview", data={"file": (io.BytesIO(data.getvalue()), "台账.xlsx")},
+                       content_type="multipart/form-data")
+    review = resp.headers["Location"]
+    assert resp.status_code == 303 and len(reads) == 1
+    second = client.get(review + "?page=2").get_data(as_text=True)
+    assert "项目149" in second and "项目099" not in second
+    assert "项目099" in client.get(review).get_data(as_text=True)
+    errors = client.get(review + "?show=errors").get_data(as_text=True)
+    assert "项目003" in errors and "项目004" not in errors and "未知的阶段" in errors
+    assert "项目004" in client.get(review + "?show=changes&page=1").get_data(as_text=True)
+    assert len(reads) == 1  # every page and filter from what the dry run kept
+
+
+@pytest.mark.parametrize("tamper", ["missing note", "missing file", "not json", "a list", "no filename",
+                                    "no summary", "rows not a list", "a bad row", "counts not numbers"])
+def test_a_damaged_upload_is_not_found_never_an_error_page(client, login_as, db, ref, staff, uploads, tamper):
+    import json
+
+    login_as(staff)
+    resp = client.post("/projects/import/preview", data={"file": (io.BytesIO(_csv([HEADER, *ROWS])), "a.csv")},
+                       content_type="multipart/form-data")
+    token = resp.headers["Location"].rsplit("/", 1)[1]
+    note = uploads / f"{token}.json"
+    meta = json.loads(note.read_text(encoding="utf-8"))
+    summary = meta["summary"]
+    changed = {"missing note": None, "missing file": meta, "not json": "{", "a list": [meta],
+               "no filename": {**meta, "filename": None}, "no summary": {**meta, "summary": None},
+               "rows not a list": {**meta, "summary": {**summary, "rows": 7}},
+               "a bad row": {**meta, "summary": {**summary, "rows": [[2, "new", "x", 5, []], *summary["rows"]]}},
+               "counts not numbers": {**meta, "summary": {**summary, "counts": {"new": "2"}}}}[tamper]
+    if changed is None:
+        note.unlink()
+    else:
+        note.write_text(changed if isinstance(changed, str) else json.dumps(changed), encoding="utf-8")
+    if tamper == "missing file":
+        (uploads / f"{token}.bin").unlink()
+    before = _count(db)
+    assert client.get(f"/projects/import/{token}").status_code == 404
+    assert client.get(f"/projects/import/{token}?show=changes").status_code == 404
+    if tamper in ("missing note", "missing file", "not json", "a list", "no filename"):
+        assert client.get(f"/projects/import/{token}/errors.xlsx").status_code == 404
+        assert client.post(f"/projects/import/{token}/commit").status_code == 404
+    assert _count(db) == before
+
+
 # --- re-import: updates, never duplicates ---------------------------------------------------------------
 
 def test_reimport_updates_by_name_instead_of_duplicating(db, ref, staff):

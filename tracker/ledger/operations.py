@@ -26,7 +26,7 @@ from tracker.core.formatting import today_local
 from tracker.core.permissions import can, scope_filter
 from tracker.extensions import db
 from tracker.ledger.read import Grid, Layout, find_layout, read_grid
-from tracker.ledger.rows import LedgerRow, _chinese, check_milestones, read_rows, validate_row
+from tracker.ledger.rows import NEW_ROW_STAGES, LedgerRow, _chinese, check_milestones, read_rows, validate_row
 from tracker.ledger.template import is_example
 from tracker.projects.choices import project_choices
 from tracker.projects.models import Project
@@ -152,7 +152,7 @@ def _outcome(actor: Any, row: LedgerRow, values: Any, existing: dict[Any, Projec
     project = existing.get(row.project_id) if row.project_id else existing.get(key)
     if row.project_id and project is None:
         row.error("id", _("系统编号 %(id)s 不存在（或不属于您可以修改的项目）：新项目请把系统编号留空。", id=row.project_id))
-    if project is None and row.stage == "paused":  # an existing paused project may stay so (an export)
+    if project is None and row.stage and row.stage not in NEW_ROW_STAGES:  # an existing paused one may stay so
         row.error("stage", _("暂缓的项目请按暂缓前的阶段导入，再在系统中申请暂缓（需填写原因和预计恢复日期）。"))
     if row.errors:
         return Outcome(row, "error", name, values=values)

@@ -19,6 +19,9 @@ from tracker.workflow.stages import BY_CODE, CODES, MILESTONE_CODES
 _TRUE = {"是", "√", "✓", "y", "yes", "true", "1", "★", "●"}
 _FALSE = {"", "否", "×", "n", "no", "false", "0", "-", "—", "无"}
 _TOTAL_WORDS = ("合计", "总计", "小计", "total")
+# The stages a row may bring a new project in: any but 暂缓, which needs a reason and a resume
+# date (asked for in the system). The template's drop-down offers these.
+NEW_ROW_STAGES: tuple[str, ...] = tuple(c for c in CODES if c != "paused")
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Uploaded ledgers between the dry run and the commit: the file under a random token in
 ``instance/ledger-uploads`` (``LEDGER_UPLOAD_DIR``), beside a JSON note of whose it is, the
-choices made on the form and the dry run's summary. A token is its uploader's only: anyone
-else's lookup finds nothing (404). Uploads older than a day are removed.
+choices made on the form and the dry run's summary (every row's outcome, which the preview's
+pages show without reading the file again). A token is its uploader's only: anyone else's
+lookup finds nothing (404), as does a note that is missing, unreadable or not one this module
+wrote. Uploads older than a day are removed.
 """
 from __future__ import annotations
 
@@ -40,17 +42,29 @@ def write_meta(token: str, meta: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def load(token: str, user_id: int) -> tuple[dict[str, Any], bytes] | None:
-    """The note and the file of ``token`` if it is ``user_id``'s, else None."""
+def load_meta(token: str, user_id: int) -> dict[str, Any] | None:
+    """The note of ``token`` if it is ``user_id``'s and its file is still there, else None;
+    the file itself is not read."""
     if not TOKEN_RE.match(token or ""):
         return None
     directory = upload_dir()
     try:
         meta = json.loads((directory / f"{token}.json").read_text(encoding="utf-8"))
-        if meta.get("user_id") != user_id:
-            return None
-        return meta, (directory / f"{token}.bin").read_bytes()
     except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("user_id") != user_id or not isinstance(meta.get("filename"), str):
+        return None
+    return meta if (directory / f"{token}.bin").is_file() else None
+
+
+def load(token: str, user_id: int) -> tuple[dict[str, Any], bytes] | None:
+    """The note and the file of ``token`` if it is ``user_id``'s, else None."""
+    meta = load_meta(token, user_id)
+    if meta is None:
+        return None
+    try:
+        return meta, (upload_dir() / f"{token}.bin").read_bytes()
+    except OSError:
         return None
 
 

@@ -9,29 +9,28 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
-from tracker.core.permissions import scope_filter
-from tracker.extensions import db
 from tracker.ledger.columns import COLUMNS, Column
 from tracker.ledger.export import header
-from tracker.projects.models import Industry, SourceRegion
-from tracker.workflow.stages import CODES, label
+from tracker.ledger.rows import NEW_ROW_STAGES
+from tracker.projects.choices import project_choices
+from tracker.workflow.stages import label
 
 TEMPLATE_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS if c.importable and c.key != "id")
 VALIDATED_ROWS = 2000  # rows below the header that get the drop-downs
 
 
 def _lists(user: Any) -> dict[str, list[str]]:
-    from tracker.auth.models import Unit
+    """Each drop-down's values, by column key, in the hidden sheet's column order (A, B, …):
+    what the import accepts — the reference rows the user may pick (the choices the import
+    validates against) and the stages a new row may be in."""
+    choices = project_choices(user)
 
-    def names(model: Any, *where: Any) -> list[str]:
-        return list(db.session.execute(select(model.name).where(model.is_active.is_(True), *where)
-                                       .order_by(model.sort_order, model.id)).scalars())
+    def names(key: str) -> list[str]:
+        return [name for _id, name in choices[key].options]
 
-    return {"industry_id": names(Industry), "source_region_id": names(SourceRegion),
-            "unit_id": names(Unit, scope_filter(user, Unit.id)),
-            "stage": [label(c) for c in CODES if c != "paused"]}
+    return {"industry_id": names("industry_id"), "stage": [label(c) for c in NEW_ROW_STAGES],
+            "unit_id": names("unit_id"), "source_region_id": names("source_region_id")}
 
 
 EXAMPLE_NAME = _l("示例：年产10万套新能源汽车零部件项目（导入前请删除本行）")
@@ -93,8 +92,7 @@ def write_template(user: Any, target: Any) -> None:
             sheet.write_number(1, c, value, example)
         elif value:
             sheet.write_string(1, c, str(value), example)
-    for i, key in enumerate(("industry_id", "stage", "unit_id", "source_region_id")):
-        values = lists[key]
+    for i, (key, values) in enumerate(lists.items()):
         for r, value in enumerate(values):
             hidden.write_string(r, i, value)
         col = next(c for c, column in enumerate(columns) if column.key == key)

@@ -35,7 +35,7 @@ from tracker.ledger import storage
 from tracker.ledger.columns import BY_KEY
 from tracker.ledger.export import export_file, filename
 from tracker.ledger.forms import ImportForm
-from tracker.ledger.operations import ImportPlan, done_message, failed_message, plan_import
+from tracker.ledger.operations import OUTCOMES, ImportPlan, done_message, failed_message, plan_import
 from tracker.ledger.read import MAX_BYTES, LedgerFileError
 from tracker.projects.queries import ProjectFilters
 
@@ -137,8 +137,8 @@ def import_preview():
 
 
 def summarise(plan: ImportPlan) -> dict[str, Any]:
-    """What the dry-run page shows, kept beside the upload (the page does not read the file
-    again to show page 2)."""
+    """What the dry-run page shows, kept in the upload's note: the preview's pages and
+    filters read this, never the file (parsed once, here)."""
     from tracker.ledger.read import cell_text
     from tracker.ledger.rows import column_header
 
@@ -155,6 +155,31 @@ def summarise(plan: ImportPlan) -> dict[str, Any]:
     }
 
 
+def _is_summary(s: Any) -> bool:
+    """Whether a stored summary has the shape ``summarise`` gives it (its rows: ``_is_row``),
+    so that a note edited on disk gets the 404 a missing one gets, not a broken page."""
+    return (isinstance(s, dict) and isinstance(s.get("counts"), dict)
+            and all(isinstance(s["counts"].get(k), int) for k in OUTCOMES)
+            and isinstance(s.get("header_row"), int) and _texts(s.get("ignored"))
+            and isinstance(s.get("columns"), list) and all(isinstance(c, list) and len(c) == 3 for c in s["columns"])
+            and isinstance(s.get("rows"), list))
+
+
+def _is_row(r: Any) -> bool:
+    """A summary row as ``summarise`` writes it; checked for the rows a page shows only (a
+    100,000-row file's every row on every page would cost more than reading the note)."""
+    return (isinstance(r, list) and len(r) == 5 and r[1] in OUTCOMES and _texts(r[3]) and isinstance(r[4], list)
+            and all(isinstance(e, list) and len(e) == 2 for e in r[4]))
+
+
+def _texts(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(t, str) for t in v)
+
+
+def _kind(r: Any) -> Any:
+    return r[1] if isinstance(r, list) and len(r) == 5 else None
+
+
 def _load(token: str) -> tuple[dict[str, Any], bytes]:
     found = storage.load(token, current_user.id)
     if found is None:
@@ -165,21 +190,24 @@ def _load(token: str) -> tuple[dict[str, Any], bytes]:
 @bp.get("/import/<token>")
 def import_review(token: str):
     require("project.create")
-    meta, _data = _load(token)
-    summary = meta.get("summary")
-    if not summary:
+    meta = storage.load_meta(token, current_user.id)  # the summary is in the note: the file is not read
+    summary = meta.get("summary") if meta else None
+    if not summary or not _is_summary(summary):
         abort(404)
     show = request.args.get("show") if request.args.get("show") in ("errors", "changes") else ""
     rows = summary["rows"]
     if show == "errors":
-        rows = [r for r in rows if r[1] == "error"]
+        rows = [r for r in rows if _kind(r) == "error"]
     elif show == "changes":
-        rows = [r for r in rows if r[1] in ("new", "update")]
+        rows = [r for r in rows if _kind(r) in ("new", "update")]
     page_no = page_arg(request.args.get("page"))
     pages = max(1, -(-len(rows) // PREVIEW_PER_PAGE))
     page_no = min(page_no, pages)
     start = (page_no - 1) * PREVIEW_PER_PAGE
-    page = Page(items=rows[start:start + PREVIEW_PER_PAGE], page=page_no, per_page=PREVIEW_PER_PAGE, total=len(rows))
+    items = rows[start:start + PREVIEW_PER_PAGE]
+    if not all(_is_row(r) for r in items):
+        abort(404)
+    page = Page(items=items, page=page_no, per_page=PREVIEW_PER_PAGE, total=len(rows))
     return render_template("ledger/preview.html", token=token, meta=meta, s=summary, page=page, show=show,
                            job_rows=current_app.config.get("LEDGER_JOB_ROWS", JOB_ROWS), headers=BY_KEY)
 
