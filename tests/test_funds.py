@@ -291,6 +291,7 @@ def test_archived_project_on_screen(client, login_as, db, people, project):
     db.session.flush()
     login_as(people["staff"])
     assert _post(client, project).status_code == 409
+    assert _post(client, project, amount="abc").status_code == 409  # archived comes before the input
     resp = client.post(f"/projects/{project.id}/funds/{row.id}/delete")
     assert resp.status_code == 302
     assert db.session.get(FundsRecord, row.id) is not None
@@ -331,6 +332,41 @@ def test_project_page_queries_do_not_grow_with_records(client, login_as, db, peo
     few = count_queries(2)
     many = count_queries(30)
     assert many <= few + 1  # the count query joins once there are more than shown
+
+
+def test_scans_load_with_the_records(client, login_as, db, people, project):
+    """A record's scan comes in the records' query: pages with scans issue no more SELECTs
+    (the test session's savepoints vary with the posts in between, so only SELECTs count)."""
+    def count_queries(url):
+        statements = []
+        engine = db.session.get_bind()
+
+        def seen(_conn, _cursor, statement, *_args):
+            if statement.lstrip().upper().startswith("SELECT"):
+                statements.append(statement)
+
+        db.session.expire_all()
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            page = client.get(url)
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert page.status_code == 200
+        return len(statements), page.get_data(as_text=True)
+
+    for i in range(2):
+        add_funds(people["staff"], project, DAY, Decimal("1"), f"无扫描件{i}", "")
+    login_as(people["staff"])
+    urls = (f"/projects/{project.id}", f"/projects/{project.id}/funds")
+    without = [count_queries(url)[0] for url in urls]
+    for i in range(2):
+        pdf = (io.BytesIO(b"%PDF-1.4 bank slip"), f"回单{i}.pdf")
+        assert client.post(f"/projects/{project.id}/funds", content_type="multipart/form-data",
+                           data={"received_on": DAY.isoformat(), "amount": "1", "file": pdf}).status_code == 302
+    for url, before in zip(urls, without):
+        after, page = count_queries(url)
+        assert "回单0.pdf" in page and "回单1.pdf" in page
+        assert after <= before, url
 
 
 def test_create_with_opening_funds_makes_the_first_record(client, login_as, db, people, ref):

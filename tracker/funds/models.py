@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,6 +12,9 @@ from tracker.auth.models import User
 from tracker.core.db import UTCDateTime, utcnow
 from tracker.extensions import db
 from tracker.projects.models import Money
+
+if TYPE_CHECKING:
+    from tracker.workflow.models import Attachment
 
 
 class FundsRecord(db.Model):
@@ -32,6 +36,7 @@ class FundsRecord(db.Model):
     # What proves it: a bank slip or report number typed in, and/or an uploaded scan.
     evidence: Mapped[str] = mapped_column(String(200), default="")
     attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id", ondelete="SET NULL"), nullable=True)
+    attachment: Mapped[Attachment | None] = relationship()  # the lists load it with the records
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True)
     recorded_by: Mapped[User | None] = relationship()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

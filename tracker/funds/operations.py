@@ -18,11 +18,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from tracker.audit.operations import record
 from tracker.core.formatting import today_local
-from tracker.core.input import EARLIEST, MAX_AMOUNT, InputError, Problem, parse_text
+from tracker.core.input import InputError, validate
 from tracker.core.permissions import can
 from tracker.extensions import db
 from tracker.funds.models import FundsRecord
-from tracker.funds.schemas import EVIDENCE_MAX, NOTE_MAX, parse_funds_amount
+from tracker.funds.schemas import DeleteInput, FundsInput
 from tracker.projects.models import Project
 from tracker.projects.operations import ArchivedProject
 from tracker.projects.recency import touch
@@ -71,57 +71,26 @@ def _store_sum(project: Project, total: Decimal) -> Decimal:
     return total
 
 
-def _clean(value: Any, max_length: int, field: str, errors: dict[str, str]) -> str:
-    try:
-        return parse_text(value, max_length) if value is not None else ""
-    except Problem as problem:
-        errors[field] = str(problem)
-        return ""
-
-
-def add_funds(actor: Any, project: Project, received_on: date | None, amount: Decimal | str | None,
+def add_funds(actor: Any, project: Project, received_on: date | str | None, amount: Decimal | str | None,
               note: str | None = "", evidence: str | None = "", confirm: bool = False, *,
               upload: Any = None, unit: str | None = "wan") -> FundsRecord:
     """Record ``amount`` (万元; text such as ``5.2亿`` is read too) received on ``received_on``.
 
-    Raises ``InputError`` {field: message} for bad input, and with ``confirm`` as one of the
+    The values, typed or as posted, go through ``FundsInput`` (the input's rules); raises
+    ``InputError`` {field: message} for bad input, and with ``confirm`` as one of the
     fields when the new total would exceed the contracted investment and ``confirm`` is
     false; ``ArchivedProject`` for an archived project; ``NotAllowed`` for a role that may
     not record. ``upload`` (a FileStorage) is stored as the record's scan (PDF/JPEG/PNG),
     refused with ``ValueError`` and a message.
     """
     _check_actor(actor, project)
-    errors: dict[str, str] = {}
-    if not isinstance(amount, Decimal) or isinstance(amount, bool):
-        try:
-            amount = parse_funds_amount(amount, unit) if amount not in (None, "") else None
-        except Problem as problem:
-            errors["amount"] = str(problem)
-            amount = None
-        else:
-            if amount is None:
-                errors["amount"] = _("请填写到位金额。")
-    elif not amount.is_finite() or amount <= 0:
-        errors["amount"] = _("到位金额须大于 0。")
-    elif amount > MAX_AMOUNT:
-        errors["amount"] = _("数值过大（上限 %(max)s），请检查单位是否为万元。", max=f"{MAX_AMOUNT:,.0f}")
-    if received_on is None:
-        errors["received_on"] = _("请填写到账日期。")
-    elif received_on > today_local():
-        errors["received_on"] = _("到账日期不能晚于今天。")
-    elif received_on < EARLIEST:
-        errors["received_on"] = _("日期超出合理范围（1990 至 2100 年）。")
-    note = _clean(note, NOTE_MAX, "note", errors)
-    evidence = " ".join(_clean(evidence, EVIDENCE_MAX, "evidence", errors).split())
-    if errors:
-        raise InputError(errors)
-    assert isinstance(amount, Decimal)
-    amount = amount.quantize(Decimal("0.01"))
+    data = validate(FundsInput, {"received_on": received_on, "amount_unit": unit, "amount": amount,
+                                 "note": note, "evidence": evidence, "confirm": confirm})
 
     _lock(project)
-    after = funds_total(project.id) + amount
+    after = funds_total(project.id) + data.amount
     question = over_investment(after, project.contracted_investment)
-    if question and not confirm:
+    if question and not data.confirm:
         raise InputError({"amount": _("登记后累计到位资金将超过协议投资额，请核对金额单位。"), "confirm": question})
 
     attachment = None
@@ -129,17 +98,17 @@ def add_funds(actor: Any, project: Project, received_on: date | None, amount: De
         from tracker.workflow.attachments import store_upload
 
         attachment = store_upload(actor, project, None, upload)
-    row = FundsRecord(project_id=project.id, received_on=received_on, amount=amount, note=note,
-                      evidence=evidence, attachment_id=attachment.id if attachment else None,
+    row = FundsRecord(project_id=project.id, received_on=data.received_on, amount=data.amount, note=data.note,
+                      evidence=data.evidence, attachment_id=attachment.id if attachment else None,
                       recorded_by_id=getattr(actor, "id", None))
     db.session.add(row)
     total = _store_sum(project, after)
     # A create records bare values: the new total (a delete records the before/after pair).
-    changes: dict[str, Any] = {"received_on": received_on, "amount": amount, "funds_in_place": total}
-    if note:
-        changes["note"] = note
-    if evidence:
-        changes["evidence"] = evidence
+    changes: dict[str, Any] = {"received_on": data.received_on, "amount": data.amount, "funds_in_place": total}
+    if data.note:
+        changes["note"] = data.note
+    if data.evidence:
+        changes["evidence"] = data.evidence
     if attachment is not None:
         changes["attachment"] = attachment.original_name
     if question:
@@ -154,10 +123,7 @@ def remove_funds(actor: Any, row: FundsRecord, reason: str | None = "") -> Decim
     project = db.session.get(Project, row.project_id)
     assert project is not None
     _check_actor(actor, project)
-    errors: dict[str, str] = {}
-    reason = " ".join(_clean(reason, 200, "reason", errors).split())
-    if errors:
-        raise InputError(errors)
+    reason = validate(DeleteInput, {"reason": reason}).reason
     _lock(project)
     before = funds_total(project.id)
     changes: dict[str, Any] = {"received_on": row.received_on, "amount": row.amount}

@@ -1,20 +1,23 @@
 """Input of a funds record (到位资金): the add form and anything else that records one.
 
 Amounts are 万元; users type ``3000`` (万元), ``5.2亿`` / ``5.2亿元``, or pick 亿元 in the unit
-box beside the amount. The rules that protect the data (not in the future, archived projects,
-the total above the contracted investment) are the operation's (``funds.operations``).
+box beside the amount. These schemas are the only place for the input's rules (the amount
+above zero and in range, the date not after today, the lengths): ``funds.operations`` runs
+every caller's values through them and keeps only the rules that need the database
+(archived projects, the total above the contracted investment, read under the row lock).
 """
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from tracker.core.formatting import today_local
 from tracker.core.input import (
     MAX_AMOUNT,
-    Day,
     Flag,
     Line,
     OneOf,
@@ -24,6 +27,7 @@ from tracker.core.input import (
     clean_text,
     fold_width,
     parse_amount,
+    parse_date,
     typed,
 )
 from tracker.projects.schemas import UNIT_CODES, WAN_PER_YI
@@ -67,8 +71,21 @@ def FundsAmount(*, required: Any = None, description: Any = None) -> Any:
                   "examples": ["3000", "5.2亿"]}, required, None, description)
 
 
+def _received_on(value: Any, _info: Any) -> date:
+    day = parse_date(value)
+    if day > today_local():
+        raise Problem(_("到账日期不能晚于今天。"))
+    return day
+
+
+def ReceivedOn(*, required: Any = None, description: Any = None) -> Any:
+    """A date (as ``Day`` reads it) that is not after today: funds are recorded once they arrived."""
+    return typed(date | None, _received_on, {"type": ["string", "null"], "format": "date"},
+                 required, None, description)
+
+
 class FundsInput(Schema):
-    received_on: Day(required=_l("请填写到账日期。"), description=_l("到账日期（不能晚于今天）"))
+    received_on: ReceivedOn(required=_l("请填写到账日期。"), description=_l("到账日期（不能晚于今天）"))
     amount_unit: OneOf(UNIT_CODES, description=_l("金额单位：wan（万元，默认）或 yi（亿元）"))
     amount: FundsAmount(required=_l("请填写到位金额。"),
                         description=_l("到位金额（万元；也可写 5.2亿）"))

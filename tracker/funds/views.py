@@ -3,11 +3,12 @@ full list of a project's records, adding and deleting a record.
 
 Out-of-scope projects are 404 and roles that may not record are 403 (``load``); a record id
 that is not the project's is 404; bad input is a 422 with the messages beside the fields and
-the input kept (the file input excepted: browsers never keep a chosen file).
+the input kept (the file input excepted: browsers never keep a chosen file). The posted values
+go to the operation as they are: it checks them with ``FundsInput``, once, for every caller.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -18,8 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from tracker.core.formatting import today_local
-from tracker.core.forms import show_errors, validate_form
-from tracker.core.input import InputError, int_arg
+from tracker.core.forms import show_errors
+from tracker.core.input import InputError, form_values, int_arg
 from tracker.core.pagination import Page
 from tracker.core.permissions import can, load, scope_filter
 from tracker.extensions import db
@@ -28,7 +29,6 @@ from tracker.funds.models import FundsRecord
 from tracker.funds.operations import ArchivedProject, NotAllowed, add_funds, remove_funds
 from tracker.funds.schemas import FundsInput
 from tracker.projects.models import Project
-from tracker.workflow.models import Attachment
 
 bp = Blueprint("funds", __name__)
 
@@ -49,9 +49,8 @@ class ProjectFunds:
     total: Decimal
     investment: Decimal
     rate: Decimal | None  # percent; None when there is no contracted investment
-    records: list[FundsRecord]
+    records: list[FundsRecord]  # with their recorder and scan loaded
     count: int
-    attachments: dict[int, Attachment] = field(default_factory=dict)
     can_record: bool = False
     form: Any = None
 
@@ -67,16 +66,9 @@ def funds_rate(total: Decimal | None, investment: Decimal | None) -> Decimal | N
     return (Decimal(total or 0) * 100 / Decimal(investment)).quantize(Decimal("0.1"))
 
 
-def _attachments(records: list[FundsRecord]) -> dict[int, Attachment]:
-    ids = {r.attachment_id for r in records if r.attachment_id}
-    if not ids:
-        return {}
-    return {a.id: a for a in db.session.execute(select(Attachment).where(Attachment.id.in_(ids))).scalars()}
-
-
 def _records(project_id: int, limit: int, offset: int = 0) -> list[FundsRecord]:
     return list(db.session.execute(
-        select(FundsRecord).options(joinedload(FundsRecord.recorded_by))
+        select(FundsRecord).options(joinedload(FundsRecord.recorded_by), joinedload(FundsRecord.attachment))
         .where(FundsRecord.project_id == project_id)
         .order_by(FundsRecord.received_on.desc(), FundsRecord.id.desc()).limit(limit).offset(offset)
     ).scalars())
@@ -93,21 +85,24 @@ def _blank_form() -> FundsForm:
     return form
 
 
-def _may_record(project: Project) -> bool:
-    return can("funds.record", project) and not project.is_archived
+def _summary(project: Project, records: list[FundsRecord], count: int, form: FundsForm | None) -> ProjectFunds:
+    """The one builder of ``ProjectFunds``, for the project page's card and the full list:
+    the sum and rate from the project, ``records`` (one page of them) out of ``count``, and
+    the add form (``form`` as posted, else a blank one) for those who may record."""
+    may = can("funds.record", project) and not project.is_archived
+    return ProjectFunds(total=project.funds_in_place or Decimal(0), investment=project.contracted_investment,
+                        rate=funds_rate(project.funds_in_place, project.contracted_investment),
+                        records=records, count=count, can_record=may,
+                        form=(form or _blank_form()) if may else None)
 
 
 @bp.app_template_global()
 def project_funds(project: Project, form: FundsForm | None = None) -> ProjectFunds:
-    """The project page's funds card: the sum, the rate, the newest records (three queries
-    however many records there are)."""
+    """The project page's funds card: the sum, the rate, the newest records (one query, and
+    a count when there are more than shown)."""
     records = _records(project.id, SHOWN_ON_PROJECT_PAGE)
     count = len(records) if len(records) < SHOWN_ON_PROJECT_PAGE else _count(project.id)
-    may = _may_record(project)
-    return ProjectFunds(total=project.funds_in_place or Decimal(0), investment=project.contracted_investment,
-                        rate=funds_rate(project.funds_in_place, project.contracted_investment),
-                        records=records, count=count, attachments=_attachments(records), can_record=may,
-                        form=(form or _blank_form()) if may else None)
+    return _summary(project, records, count, form)
 
 
 @bp.app_template_global()
@@ -132,12 +127,8 @@ def _list_page(project: Project, form: FundsForm | None = None, status: int = 20
     page = Page(items=[], page=1, per_page=PER_PAGE, total=count)
     page.page = min(max(page_no, 1), page.pages)
     page.items = _records(project.id, PER_PAGE, (page.page - 1) * PER_PAGE)
-    may = _may_record(project)
-    summary = ProjectFunds(total=project.funds_in_place or Decimal(0), investment=project.contracted_investment,
-                           rate=funds_rate(project.funds_in_place, project.contracted_investment),
-                           records=page.items, count=count, attachments=_attachments(page.items), can_record=may,
-                           form=(form or _blank_form()) if may else None)
-    return render_template("funds/list.html", project=project, page=page, pf=summary), status
+    return render_template("funds/list.html", project=project, page=page,
+                           pf=_summary(project, page.items, count, form)), status
 
 
 @bp.get("/projects/<int:project_id>/funds")
@@ -150,16 +141,11 @@ def list_funds(project_id: int):
 def add_funds_view(project_id: int):
     project = load(Project, project_id, "funds.record")
     form = FundsForm()
-    if project.is_archived:
-        flash(_("已归档的项目不能修改，请先恢复。"), "warning")
-        return _list_page(project, form, 409)
-    data = validate_form(form, FundsInput)
-    if data is None:
-        return _list_page(project, form, 422)
-    upload = request.files.get("file")
+    posted = form_values(FundsInput, request.form)
     try:
-        row = add_funds(current_user, project, data.received_on, data.amount, data.note, data.evidence,
-                        data.confirm, upload=upload if upload and upload.filename else None)
+        row = add_funds(current_user, project, posted["received_on"], posted["amount"], posted["note"],
+                        posted["evidence"], posted["confirm"], unit=posted["amount_unit"],
+                        upload=request.files.get("file"))
     except (InputError, ValueError) as err:  # ValueError: the scan was refused (type, size, empty)
         db.session.rollback()
         show_errors(form, err.errors if isinstance(err, InputError) else {"file": str(err)})
