@@ -16,7 +16,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from tracker.core.formatting import today_local
 from tracker.core.forms import show_errors
@@ -115,7 +115,8 @@ def capital_links(project: Project) -> dict[str, Any]:
         if original is not None and not can("project.view", original):
             original = None
     increases = list(db.session.execute(
-        select(Project).where(Project.increase_of_id == project.id, scope_filter(current_user, Project.unit_id))
+        select(Project).options(load_only(Project.name, Project.contracted_investment, Project.unit_id))
+        .where(Project.increase_of_id == project.id, scope_filter(current_user, Project.unit_id))
         .order_by(Project.signed_on, Project.id)
     ).scalars())
     return {"original": original, "increases": increases}
