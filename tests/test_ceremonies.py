@@ -318,3 +318,21 @@ def test_version_moves_with_project_changes(db, ref):
     ops.add_project(None, ceremony, make_project())
     db.session.flush()
     assert ceremony.version_id > v0
+
+
+def test_project_models_map_without_the_ceremony_models():
+    """Project.signing is declared beside CeremonySigning: scripts (and bench/scale.py's
+    Flask-Admin peer) that import only the project models still map."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("from sqlalchemy.orm import configure_mappers\n"
+            "from tracker.projects.models import Project\n"
+            "configure_mappers()\n"
+            "import tracker.ceremonies.models\n"
+            "configure_mappers()\n"
+            "assert Project.signing.property.uselist is False\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr[-2000:]

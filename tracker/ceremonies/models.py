@@ -60,3 +60,9 @@ class CeremonySigning(db.Model):
     signatory_local_title: Mapped[str] = mapped_column(String(60), nullable=False, default="", server_default="")  # 职务
     signatory_investor_title: Mapped[str] = mapped_column(String(60), nullable=False, default="", server_default="")
     round_no: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")  # 签约批次
+
+
+# The project's signing (or None), read with the project page's own query. Declared here,
+# beside the class it names, so tracker.projects.models maps without this module.
+Project.signing = relationship(CeremonySigning, primaryjoin=CeremonySigning.project_id == Project.id,
+                               uselist=False, viewonly=True)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Boolean,
@@ -24,9 +23,6 @@ from tracker.auth.models import Unit, User
 from tracker.core.db import TimestampMixin, UTCDateTime
 from tracker.extensions import db
 from tracker.workflow.stages import CODES as STAGE_CODES
-
-if TYPE_CHECKING:
-    from tracker.ceremonies.models import CeremonySigning
 
 # 万元 with two decimals; 10^12 万元 is far beyond any real project.
 Money = Numeric(14, 2)
@@ -140,10 +136,8 @@ class Project(TimestampMixin, db.Model):
     platform: Mapped[Platform | None] = relationship()
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True, index=True)
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
-    # The ceremony signing, if any (a project is signed once: ceremony_signing.project_id is
-    # unique); read-only here, the ceremony screens change it.
-    signing: Mapped[CeremonySigning | None] = relationship(
-        "CeremonySigning", primaryjoin="CeremonySigning.project_id == Project.id", uselist=False, viewonly=True)
+    # ``signing`` (the ceremony it was signed at, or None) is declared with CeremonySigning in
+    # tracker.ceremonies.models, so this module still maps on its own.
 
     stage: Mapped[str] = mapped_column(String(20), default="signed", index=True)
     signed_on: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
