@@ -281,7 +281,7 @@ class Walk:
         page.fill("input[name=password]", PASSWORD)
         self.act(page, f"log in as {user}",
                  lambda: page.locator("form:has(input[name=password]) button[type=submit]").click(),
-                 url=r"/projects/")
+                 url=r"/today/")  # every role lands on its 今日 page (tracker.home)
         if page.locator(".usermenu").count() != 1:
             raise StepFailed(f"log in as {user}: no user menu after logging in")
         self.shot(page, f"{prefix}-home")
@@ -296,6 +296,7 @@ class Walk:
     def choose_project(self, page: Page, wanted: int | None) -> date:
         """On the list, filter by 已签约 and pick a 黄岩区 project without a pending request."""
         self.step("staff_hy: list filtered by stage 已签约", page)
+        self.goto(page, "/projects/", "project list", r"/projects/")
         self.act(page, "filter by stage", lambda: page.select_option("#stage", "signed"), url=r"stage=signed")
         if page.locator("#stage").input_value() != "signed":
             raise StepFailed("the stage filter did not stay on 已签约")
