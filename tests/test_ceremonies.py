@@ -125,8 +125,10 @@ def test_project_page_shows_its_ceremony(client, login_as, db, ref):
     assert ceremony.name in client.get(f"/projects/{project.id}").get_data(as_text=True)
 
 
-def test_the_ceremony_comes_with_the_project_page_query(client, login_as, db, ref):
-    """The signing and its ceremony are joined to the project's own query (no query of their own)."""
+@pytest.mark.parametrize("page", ["/projects/{}", "/projects/{}/brief"])
+def test_the_ceremony_comes_with_the_project_page_query(client, login_as, db, ref, page):
+    """The signing and its ceremony are joined to the project's own query (no query of their
+    own) on the project page and the brief."""
     unsigned, signed = make_project(), make_project()
     make_ceremony(ref, [signed])
     db.session.commit()
@@ -135,7 +137,7 @@ def test_the_ceremony_comes_with_the_project_page_query(client, login_as, db, re
     for project in (unsigned.id, signed.id):
         db.session.expunge_all()  # as a request's own session starts
         with count_queries(db) as statements:
-            assert client.get(f"/projects/{project}").status_code == 200
+            assert client.get(page.format(project)).status_code == 200
         counts.append(sum(not sql.startswith(("SAVEPOINT", "RELEASE")) for sql in statements))  # not the test's own
         assert not any("FROM ceremony_signing" in sql for sql in statements)
     assert counts[0] == counts[1]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import joinedload
 from tracker.briefs import service
 from tracker.briefs.doubts import print_doubts
 from tracker.briefs.render import BriefError, RenderResult
+from tracker.ceremonies.models import CeremonySigning
 from tracker.core.errors import render_error
 from tracker.core.permissions import load
 from tracker.extensions import db
@@ -34,7 +35,8 @@ def _login_first():
 def load_project(project_id: int) -> Project:
     return load(Project, project_id, "project.view",
                 joinedload(Project.investor).joinedload(Investor.source_region),
-                joinedload(Project.industry), joinedload(Project.unit), joinedload(Project.platform))
+                joinedload(Project.industry), joinedload(Project.unit), joinedload(Project.platform),
+                joinedload(Project.signing).joinedload(CeremonySigning.ceremony))
 
 
 def pdf_response(result: RenderResult, filename: str, ascii_name: str):

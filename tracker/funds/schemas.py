@@ -3,8 +3,10 @@
 Amounts are 万元; users type ``3000`` (万元), ``5.2亿`` / ``5.2亿元``, or pick 亿元 in the unit
 box beside the amount. These schemas are the only place for the input's rules (the amount
 above zero and in range, the date not after today, the lengths): ``funds.operations`` runs
-every caller's values through them and keeps only the rules that need the database
-(archived projects, the total above the contracted investment, read under the row lock).
+what people and imports enter through them (add, remove) and keeps only the rules that need
+the database (archived projects, the total above the contracted investment, read under the
+row lock). The opening record a new project starts with is built from the project's own,
+already validated, input.
 """
 from __future__ import annotations
 

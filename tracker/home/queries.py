@@ -393,16 +393,11 @@ def manager_home(user: Any, today: date) -> ManagerHome:
 # --- Leader ----------------------------------------------------------------------------------
 
 def _rates(figures: Any, q: Any) -> list[Rate]:
-    from flask_babel import lazy_gettext as _l
+    """The five rates as reports.figures.RATES names them; a stage rate drills to the list."""
+    from tracker.reports.figures import RATES
 
-    values = figures.rates
-    return [
-        Rate("landing", _l("落地率"), values["landing"], q.list_args(reached="registered")),
-        Rate("construction", _l("开工率"), values["construction"], q.list_args(reached="construction")),
-        Rate("production", _l("投产率"), values["production"], q.list_args(reached="production")),
-        Rate("funds_in_place", _l("资金到位率"), values["funds_in_place"], None),
-        Rate("compliance", _l("履约率"), values["compliance"], None),
-    ]
+    return [Rate(r.key, r.label, figures.rates[r.key], q.list_args(reached=r.reached) if r.reached else None)
+            for r in RATES]
 
 
 def leader_home(user: Any, today: date) -> LeaderHome:

@@ -386,6 +386,7 @@ def pair(actual: Any, target: Any, money: bool = False) -> str:
 
 @dataclass(frozen=True)
 class RateLine:
+    key: str
     label: str
     period: str
     ytd: str
@@ -406,8 +407,8 @@ def _rate_text(f: Figures, spec: engine.Rate) -> str:
 def rate_lines(b: Bulletin) -> list[RateLine]:
     """The rates (``figures.RATES``): their Chinese names and the 通报's own definitions."""
     with _zh():
-        return [RateLine(str(spec.label), _rate_text(b.totals, spec), _rate_text(b.ytd, spec), spec.official)
-                for spec in engine.RATES]
+        return [RateLine(spec.key, str(spec.label), _rate_text(b.totals, spec), _rate_text(b.ytd, spec),
+                         spec.official) for spec in engine.RATES]
 
 
 # --- Charts: the dashboard's, for print -------------------------------------------------------------

@@ -57,6 +57,7 @@ def _defaults(form: BulletinForm, today: date) -> None:
 
 def _render(form: BulletinForm, status: int = 200):
     mark_required(form, content.BulletinInput)
+    # The form speaks the UI's language; the PDF's scope (bulletin.scope_name) is always Chinese.
     scope = _("全市") if current_user.is_city else current_user.unit.name
     from tracker.briefs.service import issuer_name
 

@@ -186,9 +186,6 @@ def dashboard():
         ("region", _("按来源地"), report.by_region),
         ("size", _("按规模"), report.by_size),
     ]
-    # The rows' names by key, for the tables' and the ranking's ``names[kind]`` lookups: the
-    # report's own labels (already in the page's language: figures are cached per language).
-    names = {kind: {row.key: row.label for row in rows} for kind, _caption, rows in sections}
     href = _list_href()
     charts_html = {
         "funnel": charts.funnel_chart(steps, href),
@@ -201,7 +198,7 @@ def dashboard():
     years = sorted(set(range(this_year - YEARS_BACK, this_year + 1)) | {q.year}, reverse=True)
     return render_template(
         "reports/dashboard.html", q=q, report=report, total=report.total, steps=steps, quarters=quarters,
-        ranks=ranks, names=names, specs=specs, sections=sections, charts=charts_html,
+        ranks=ranks, specs=specs, sections=sections, charts=charts_html,
         choices=choices, notices=notices, period_label=_period_label(q), prev_args=_shift(q, -1),
         next_args=_shift(q, 1) if q.end < today else None, years=years, bands=[code for code, _a in BANDS],
         band_names=band_labels(), pace=pace, today=today, filters_active=_filters_active(q),
