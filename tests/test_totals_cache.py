@@ -1,5 +1,5 @@
-"""The list's totals line is cached until the data changes (``core.datacache``): after every
-kind of write, for every scope and filter, it equals a fresh count."""
+"""The list's totals line and its rows are cached until the data changes (``core.datacache``):
+after every kind of write, for every scope and filter, they equal a fresh read."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -11,8 +11,19 @@ from sqlalchemy import and_
 from tests.factories import make_project, make_user, uscc
 from tracker.core import datacache
 from tracker.funds.operations import add_funds, remove_funds
+from tracker.projects.investor_operations import update_investor
 from tracker.projects.operations import NewProject, create_project, create_projects, set_archived, update_project
-from tracker.projects.queries import ProjectFilters, _conditions, project_page, totals
+from tracker.projects.queries import (
+    ProjectFilters,
+    _conditions,
+    filter_choices,
+    list_page,
+    page_rows,
+    project_page,
+    totals,
+)
+from tracker.projects.reference_forms import KINDS
+from tracker.projects.reference_operations import fingerprint, update_row
 from tracker.workflow import operations as wf
 
 VIEWS = [{}, {"stage": "signed"}, {"stage": "registered"}, {"q": "缓存"}, {"size": "10"}, {"year": "2024"},
@@ -41,7 +52,12 @@ def check(app, db, ref):
                 with app.test_request_context():
                     _page, cached = project_page(user, f)
                     fresh = totals(and_(*_conditions(user, f)), f.as_of)
+                    page, _totals = list_page(user, f, filter_choices(user))
+                    datacache.clear()  # the reference names read afresh too
+                    fresh_rows = page_rows(and_(*_conditions(user, f)), f.sort, page.page, page.per_page,
+                                           filter_choices(user))
                 assert cached == fresh, (label, user.unit_id, args)
+                assert tuple(page.items) == fresh_rows, (label, user.unit_id, args)
 
     _check("start")
     return users, _check
@@ -58,6 +74,19 @@ def test_totals_follow_every_kind_of_write(db, ref, check):
     check("create")
     update_project(staff, project, {"contracted_investment": Decimal(150000)}, _investor(ref), project.version_id)
     check("edit investment")
+    update_project(staff, project, {"name": "缓存项目一（改名）"}, _investor(ref), project.version_id)
+    check("rename (the rows' text)")
+    investor = project.investor
+    update_investor(staff, investor, {"name": "缓存测试投资方（改名）", "uscc": investor.uscc,
+                                      "source_region_id": investor.source_region_id, "country": "中国",
+                                      "introduction": "", "unit_id": investor.unit_id}, investor.version_id)
+    check("investor renamed")
+    admin = make_user("admin", ref.city)
+    kind = KINDS["industries"]
+    values = {"name": ref.industry.name + "（改）", "group": ref.industry.group, "sort_order": ref.industry.sort_order,
+              "is_active": True}
+    update_row(admin, kind, ref.industry, values, fingerprint(kind, ref.industry))
+    check("industry renamed")
     update_project(staff, project, {"owner_id": staff.id}, _investor(ref), project.version_id)
     check("owner (我的项目)")
     req = wf.request_move(staff, project, to_stage="registered", actual_date="2024-06-01",

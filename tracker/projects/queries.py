@@ -220,10 +220,14 @@ def _totals_and_page(user, f: ProjectFilters, per_page: int) -> tuple[Any, Total
     conds = and_(*_conditions(user, f))
     # The totals line reads every matching row: kept until the data changes (core.datacache),
     # per scope and filters (the user's own id only for 我的项目).
-    key = ("totals", datacache.scope_key(user), user.id if f.mine else None,
-           tuple(sorted(f.as_args(sort=None).items())))
-    found = datacache.cached(key, lambda: totals(conds, f.as_of))
+    found = datacache.cached(("totals", _filters_key(user, f)), lambda: totals(conds, f.as_of))
     return conds, found, min(f.page, max(1, -(-found.rows // per_page)))
+
+
+def _filters_key(user, f: ProjectFilters) -> tuple:
+    """What a list's rows depend on besides the data: the scope and the filters (not the sort
+    or the page); the user's own id only for 我的项目."""
+    return datacache.scope_key(user), user.id if f.mine else None, tuple(sorted(f.as_args(sort=None).items()))
 
 
 def project_page(user, f: ProjectFilters, per_page: int = 50) -> tuple[Page, Totals]:
@@ -274,25 +278,36 @@ _LIST_COLUMNS = (Project.id, Project.name, Project.investor_id, Project.unit_id,
                  Project.stage_since, Project.increase_of_id)
 
 
-def list_page(user, f: ProjectFilters, reference: dict[str, list], per_page: int = 50) -> tuple[Page, Totals]:
-    """The list page's rows as plain values plus the totals line: three queries (totals, the
-    page's columns, its investors' names). Unit and industry names come from ``reference``
-    (``filter_choices``: every unit in scope, every industry)."""
-    conds, totals, page_no = _totals_and_page(user, f, per_page)
-    rows = db.session.execute(
-        select(*_LIST_COLUMNS).where(conds).order_by(*SORTS[f.sort]).limit(per_page).offset((page_no - 1) * per_page)
+def page_rows(conds: Any, sort: str, page_no: int, per_page: int, reference: dict[str, list]) -> tuple[ListRow, ...]:
+    """One page of the list as plain values, read now (two queries: the page's columns and
+    its investors' names)."""
+    found = db.session.execute(
+        select(*_LIST_COLUMNS).where(conds).order_by(*SORTS[sort]).limit(per_page).offset((page_no - 1) * per_page)
     ).all()
     investors = dict(db.session.execute(
-        select(Investor.id, Investor.name).where(Investor.id.in_({r.investor_id for r in rows}))
-    ).all()) if rows else {}
+        select(Investor.id, Investor.name).where(Investor.id.in_({r.investor_id for r in found}))
+    ).all()) if found else {}
     units = {u.id: ref_name(u) for u in reference["units"]}  # English names in the English UI
     industries = {i.id: ref_name(i) for i in reference["industries"]}
-    items = [ListRow(r.id, r.name, investors.get(r.investor_id, ""), units.get(r.unit_id, ""),
-                     industries.get(r.industry_id, ""), r.stage, r.signed_on, r.contracted_investment,
-                     r.is_provincial_major, r.is_qianxiang_wanyi, r.is_yrd_major, bool(r.has_pending),
-                     r.due_on, r.red_on, r.stage_since, r.increase_of_id is not None)
-             for r in rows]
-    return Page(items=items, page=page_no, per_page=per_page, total=totals.rows), totals
+    return tuple(ListRow(r.id, r.name, investors.get(r.investor_id, ""), units.get(r.unit_id, ""),
+                         industries.get(r.industry_id, ""), r.stage, r.signed_on, r.contracted_investment,
+                         r.is_provincial_major, r.is_qianxiang_wanyi, r.is_yrd_major, bool(r.has_pending),
+                         r.due_on, r.red_on, r.stage_since, r.increase_of_id is not None)
+                 for r in found)
+
+
+def list_page(user, f: ProjectFilters, reference: dict[str, list], per_page: int = 50) -> tuple[Page, Totals]:
+    """The list page's rows as plain values plus the totals line: three queries (totals, the
+    page's columns, its investors' names), none while the data has not changed (both kept by
+    ``core.datacache``). Unit and industry names come from ``reference`` (``filter_choices``:
+    every unit in scope, every industry)."""
+    conds, totals, page_no = _totals_and_page(user, f, per_page)
+    # The rows, like the totals, stay right until the data changes (a pending request, a light,
+    # a renamed industry: every change is audited, and lights follow the day): the list, its
+    # next page and the way back to it cost no query while nothing changed.
+    items = datacache.cached(("rows", _filters_key(user, f), f.sort, page_no, per_page),
+                             lambda: page_rows(conds, f.sort, page_no, per_page, reference))
+    return Page(items=list(items), page=page_no, per_page=per_page, total=totals.rows), totals
 
 
 def filter_choices(user) -> dict[str, list]:
