@@ -23,14 +23,19 @@ def _secret_key(name: str = "SECRET_KEY", filename: str = "secret_key") -> str:
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     path = INSTANCE_DIR / filename
     if not path.exists():
-        # O_EXCL: two workers starting at once must not write two different keys.
+        # Written whole under a name of its own, then linked into place (the link fails if the
+        # file exists): two workers starting at once neither write two different keys nor read
+        # a half-written one (an empty AUDIT_KEY failed every commit of one test worker in CI).
+        tmp = path.with_name(f".{filename}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(tmp, path)
         except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
+            pass  # another process's key won: read it below
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip()
 
 
