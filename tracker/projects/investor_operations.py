@@ -19,7 +19,7 @@ from tracker.core.permissions import in_scope
 from tracker.extensions import db
 from tracker.projects.investor_forms import INVESTOR_FIELDS
 from tracker.projects.models import Investor, Project
-from tracker.projects.operations import FieldErrors, StaleEdit
+from tracker.projects.operations import FieldErrors, StaleEdit, uscc_taken_message
 
 
 def duplicate_errors(values: dict[str, Any], exclude_id: int | None, actor: Any = None) -> dict[str, str]:
@@ -40,7 +40,7 @@ def duplicate_errors(values: dict[str, Any], exclude_id: int | None, actor: Any 
         if exclude_id is not None:
             q = q.where(Investor.id != exclude_id)
         if db.session.execute(q.limit(1)).first() is not None:
-            errors["uscc"] = _("该统一社会信用代码已属于另一家投资方。")
+            errors["uscc"] = uscc_taken_message()
     return errors
 
 

@@ -97,7 +97,7 @@ def resolve_investors(actor, wanted: list[dict[str, Any]]) -> list[Investor]:
                              item["name"])
             if uscc and not investor.uscc:
                 if (unit_id, uscc) in by_uscc:
-                    raise refuse({"investor_uscc": _("该统一社会信用代码已属于另一家投资方。")}, item["name"])
+                    raise refuse({"investor_uscc": uscc_taken_message()}, item["name"])
                 if investor.id is not None:  # one created above has its USCC in its create entry
                     record(actor, "investor.update", investor, {"uscc": [None, uscc]})
                 by_uscc[(unit_id, uscc)] = investor
@@ -108,7 +108,7 @@ def resolve_investors(actor, wanted: list[dict[str, Any]]) -> list[Investor]:
         if item.get("source_region_id") is None:
             errors["source_region_id"] = _("新投资方请选择来源地。")
         if uscc and (unit_id, uscc) in by_uscc:
-            errors["investor_uscc"] = _("该统一社会信用代码已属于另一家投资方。")
+            errors["investor_uscc"] = uscc_taken_message()
         if errors:
             raise refuse(errors, item["name"])
         investor = Investor(name=item["name"], uscc=uscc, source_region_id=item["source_region_id"],
@@ -336,6 +336,12 @@ def update_project(actor, project: Project, values: dict[str, Any], investor_val
     db.session.flush()
     record(actor, "project.update", project, changes)
     return changes
+
+
+def uscc_taken_message() -> str:
+    """An investor's USCC is unique within its unit (the investor screens and the project's
+    investor fields say it alike)."""
+    return _("该统一社会信用代码已属于另一家投资方。")
 
 
 def _name_taken_message() -> str:
