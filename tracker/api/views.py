@@ -32,6 +32,7 @@ from tracker.auth.models import Unit
 from tracker.ceremonies import operations as ceremony_ops
 from tracker.ceremonies import schemas as ceremony_schemas
 from tracker.ceremonies.models import Ceremony
+from tracker.core import datacache
 from tracker.core.input import InputError, Problem, Schema, parse_flag, validate
 from tracker.core.pagination import Page
 from tracker.core.permissions import can, in_scope, require, visible
@@ -41,7 +42,7 @@ from tracker.projects.choices import project_choices
 from tracker.projects.choices import units as unit_choices
 from tracker.projects.models import Project
 from tracker.projects.operations import ArchivedProject, FieldErrors, StaleEdit, create_project, update_project
-from tracker.projects.queries import ProjectFilters, project_page
+from tracker.projects.queries import ProjectFilters, project_page, rows_key
 from tracker.workflow import operations as wf
 from tracker.workflow import schemas as workflow_schemas
 from tracker.workflow.models import StageRequest
@@ -194,8 +195,15 @@ def list_projects():
     filters = ProjectFilters.from_args({k: str(v) for k, v in query.values().items() if v not in (None, "")})
     if filters.archived and not can("project.archive"):
         raise ApiError(403, _("只有科室负责人可以查看已归档项目。"))
+    # The body, like the list page's rows, is kept until the data changes (core.datacache):
+    # it depends on the scope, the filters and the page, nothing else of the caller.
+    return jsonify(datacache.cached(("api-projects", rows_key(current_user, filters, filters.page, per_page)),
+                                    lambda: _project_list_body(filters, per_page)))
+
+
+def _project_list_body(filters: ProjectFilters, per_page: int) -> dict[str, Any]:
     page, totals = project_page(current_user, filters, per_page=per_page)
-    return jsonify(out.page_body(
+    return out.page_body(
         page, [out.project_summary(p) for p in page.items],
         totals={"count": totals.count, "contracted_investment": out.money(totals.investment),
                 **{name: {"count": part.count, "contracted_investment": out.money(part.investment),
@@ -203,7 +211,7 @@ def list_projects():
                    for name, part in (("signed", totals.signed), ("negotiating", totals.negotiating),
                                       ("terminated", totals.terminated))},
                 "increases": totals.increases},
-    ))
+    )
 
 
 def _project_body(project: Project) -> dict[str, Any]:

@@ -224,6 +224,12 @@ def _totals_and_page(user, f: ProjectFilters, per_page: int) -> tuple[Any, Total
     return conds, found, min(f.page, max(1, -(-found.rows // per_page)))
 
 
+def rows_key(user, f: ProjectFilters, page_no: int, per_page: int) -> tuple:
+    """What one page of the list depends on besides the data (and the UI language, which
+    ``core.datacache`` adds): the scope, the filters, the sort and the page."""
+    return _filters_key(user, f), f.sort, page_no, per_page
+
+
 def _filters_key(user, f: ProjectFilters) -> tuple:
     """What a list's rows depend on besides the data: the scope and the filters (not the sort
     or the page); the user's own id only for 我的项目."""
@@ -305,7 +311,7 @@ def list_page(user, f: ProjectFilters, reference: dict[str, list], per_page: int
     # The rows, like the totals, stay right until the data changes (a pending request, a light,
     # a renamed industry: every change is audited, and lights follow the day): the list, its
     # next page and the way back to it cost no query while nothing changed.
-    items = datacache.cached(("rows", _filters_key(user, f), f.sort, page_no, per_page),
+    items = datacache.cached(("rows", rows_key(user, f, page_no, per_page)),
                              lambda: page_rows(conds, f.sort, page_no, per_page, reference))
     return Page(items=list(items), page=page_no, per_page=per_page, total=totals.rows), totals
 
