@@ -321,3 +321,44 @@ def test_rows_with_a_pending_request_are_marked(client, login_as, staff, ref, db
     assert body.count('class="tag pending"') == 1
     row = body[body.index("待批项目"):]
     assert row.index('class="tag pending"') < row.index("</tr>")
+
+
+def test_empty_sections_of_the_project_page_cost_no_query(client, login_as, ref, db):
+    """Whether the project has a pending request, a scan or a 增资 comes with the project's own
+    query: a project with none reads none of them, and each shows once it exists."""
+    from io import BytesIO
+
+    from tests.factories import count_queries
+    from tracker.workflow import operations as wf
+
+    staff = make_user("staff", ref.huangyan)
+    project_id, staff_id = make_project(name="区块测试项目").id, staff.id
+    db.session.commit()
+    login_as(staff)
+
+    def page() -> tuple[str, list[str]]:
+        db.session.expunge_all()  # as a request's own session starts
+        with count_queries(db) as statements:
+            resp = client.get(f"/projects/{project_id}")
+        assert resp.status_code == 200
+        return resp.get_data(as_text=True), statements
+
+    html, statements = page()
+    # (the header's badge counts read stage_request too: only the sections' own reads count)
+    assert not any(sql.startswith(("SELECT stage_request.id", "SELECT attachment.id")) for sql in statements)
+    assert not any("WHERE project.increase_of_id = " in sql for sql in statements), statements
+    assert "待审批" not in html and "证明材料" not in html
+
+    project = db.session.get(Project, project_id)
+    staff = db.session.get(type(staff), staff_id)
+    wf.request_move(staff, project, to_stage="registered", actual_date="2024-06-01",
+                    values={"company_uscc": uscc(), "registered_capital": "5000"})
+    make_project(name="区块测试增资", increase_of_id=project.id)
+    db.session.commit()
+    assert client.post(f"/projects/{project.id}/funds", content_type="multipart/form-data",
+                       data={"received_on": "2024-06-02", "amount": "1",
+                             "file": (BytesIO(b"%PDF-1.4 bank slip"), "回单.pdf")}).status_code == 302
+    html, _statements = page()
+    assert "待审批" in html  # the pending request's panel
+    assert "回单.pdf" in html and "证明材料" in html
+    assert "区块测试增资" in html

@@ -118,7 +118,7 @@ def capital_links(project: Project) -> dict[str, Any]:
         select(Project).options(load_only(Project.name, Project.contracted_investment, Project.unit_id))
         .where(Project.increase_of_id == project.id, scope_filter(current_user, Project.unit_id))
         .order_by(Project.signed_on, Project.id)
-    ).scalars())
+    ).scalars()) if project.has_increases else []
     return {"original": original, "increases": increases}
 
 

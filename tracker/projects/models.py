@@ -15,9 +15,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    exists,
     func,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
 
 from tracker.auth.models import Unit, User
 from tracker.core.db import TimestampMixin, UTCDateTime
@@ -220,3 +221,9 @@ Index("ix_project_name_trgm", Project.name, postgresql_using="gin",
       postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
 Index("ix_investor_name_trgm", Investor.name, postgresql_using="gin",
       postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+
+# Whether any 增资 project names this one as its original (the project page asks with its own
+# query, ``undefer``; none then costs no query of its own).
+_increase = aliased(Project)
+Project.has_increases = column_property(
+    exists().where(_increase.increase_of_id == Project.id).correlate_except(_increase), deferred=True)

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.audit.models import AuditEntry
@@ -69,7 +69,8 @@ def view_project(project_id: int):
     project = load(Project, project_id, "project.view",
                    joinedload(Project.investor).joinedload(Investor.source_region), joinedload(Project.industry),
                    joinedload(Project.platform), joinedload(Project.owner), joinedload(Project.unit),
-                   joinedload(Project.signing).joinedload(CeremonySigning.ceremony))
+                   joinedload(Project.signing).joinedload(CeremonySigning.ceremony),
+                   undefer(Project.has_pending), undefer(Project.has_attachments), undefer(Project.has_increases))
     # The timeline pages by keyset (?before=<entry id>): cheap however long the history is.
     before = int_arg(request.args.get("before")) or 0
     q = select(AuditEntry).options(joinedload(AuditEntry.actor)).where(AuditEntry.project_id == project.id)
@@ -80,7 +81,7 @@ def view_project(project_id: int):
     attachments = db.session.execute(
         select(Attachment).options(joinedload(Attachment.uploaded_by), joinedload(Attachment.request))
         .where(Attachment.project_id == project.id).order_by(Attachment.id.desc()).limit(MAX_ATTACHMENTS_SHOWN)
-    ).scalars().all()
+    ).scalars().all() if project.has_attachments else []
     return render_template("projects/detail.html", project=project, signing=project.signing, attachments=attachments,
                            panel=stage_panel(current_user, project), timeline=project_timeline(history[:HISTORY_PER_PAGE]),
                            history_older=older, history_before=before)

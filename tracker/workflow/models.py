@@ -3,8 +3,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    exists,
+    text,
+)
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from tracker.auth.models import User
 from tracker.core.db import UTCDateTime, utcnow
@@ -111,3 +123,13 @@ class Notification(db.Model):
     request: Mapped[StageRequest] = relationship()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+# Whether a project has a pending request or any evidence scan, read with the project page's
+# own query when asked for (``undefer``): an empty section of the page then costs no query.
+# Declared here, beside the classes they read, so tracker.projects.models maps without this module.
+Project.has_pending = column_property(
+    exists().where(StageRequest.project_id == Project.id, StageRequest.status == "pending")
+    .correlate_except(StageRequest), deferred=True)
+Project.has_attachments = column_property(
+    exists().where(Attachment.project_id == Project.id).correlate_except(Attachment), deferred=True)

@@ -65,7 +65,7 @@ def stage_panel(user, project: Project) -> StagePanel:
         select(StageRequest)
         .options(joinedload(StageRequest.requested_by), selectinload(StageRequest.attachments))
         .where(StageRequest.project_id == project.id, StageRequest.status == "pending")
-    ).scalar_one_or_none()
+    ).scalar_one_or_none() if project.has_pending else None
     moves = wf.allowed_moves(user, project)
     milestones = wf.milestones(project)
     can_plan = can("milestone.edit", project, user) and not project.is_archived
