@@ -40,6 +40,40 @@ def test_form_amount_in_yi_is_stored_in_wan(client, login_as, staff, ref, db):
     assert project.expected_tax == Decimal("800.00")
 
 
+@pytest.mark.parametrize(("typed", "unit", "stored"), [
+    ("5.2亿", "wan", "52000.00"),  # the unit written in the box wins over the select
+    ("５.２亿元", "wan", "52000.00"),  # full-width, as a Chinese IME types it
+    ("3,000万", "yi", "3000.00"),
+    ("52000万元", "wan", "52000.00"),
+    (" 1.25 亿 ", "wan", "12500.00"),
+])
+def test_form_amount_with_its_unit_written_in(client, login_as, staff, ref, db, typed, unit, stored):
+    """People type 5.2亿 into the amount box as they write it on paper (the funds form reads it
+    the same way)."""
+    login_as(staff)
+    resp = client.post("/projects/new", data=form_data(
+        ref, contracted_investment=typed, contracted_investment_unit=unit))
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    assert _saved(db, "台州测试新能源项目").contracted_investment == Decimal(stored)
+
+
+@pytest.mark.parametrize("typed", ["5.2亿亿", "亿", "五亿", "5.2億", "-1亿", "1e3亿"])
+def test_form_amount_with_a_unit_still_needs_a_number(client, login_as, staff, ref, db, typed):
+    login_as(staff)
+    resp = client.post("/projects/new", data=form_data(ref, contracted_investment=typed))
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert "请输入" in page or "金额不能为负数" in page
+    assert _saved(db, "台州测试新能源项目") is None
+
+
+def test_api_amount_with_its_unit_written_in(request, db):
+    call = request.getfixturevalue("api")
+    resp = call("POST", "/projects", "staff", _new_project(contracted_investment="5.2亿"))
+    assert resp.status_code == 201, resp.get_data(as_text=True)[:800]
+    assert _saved(db, "中昊芯英AI算力产业基地").contracted_investment == Decimal("52000.00")
+
+
 def test_form_shows_unit_selectors_defaulting_to_wan(client, login_as, staff, ref, db):
     login_as(staff)
     page = client.get("/projects/new").get_data(as_text=True)

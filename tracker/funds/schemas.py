@@ -26,40 +26,20 @@ from tracker.core.input import (
     Problem,
     Schema,
     Text,
-    clean_text,
-    fold_width,
     parse_amount,
     parse_date,
     typed,
 )
-from tracker.projects.schemas import UNIT_CODES, WAN_PER_YI
+from tracker.projects.schemas import UNIT_CODES, amount_in_wan
 
 NOTE_MAX = 500
 EVIDENCE_MAX = 200
-_YI_SUFFIXES = ("亿元", "亿")
-_WAN_SUFFIXES = ("万元", "万")
 
 
 def parse_funds_amount(raw: Any, unit: str | None = "wan") -> Decimal:
-    """万元 from what a user typed: ``3000``, ``3,000万``, ``5.2亿`` (a suffix wins over the
-    unit box), with ``unit`` = ``yi`` meaning the figure is 亿元. Must be above zero."""
-    yi = unit == "yi"
-    if isinstance(raw, str):
-        text = fold_width(clean_text(raw)).strip().replace(" ", "")
-        for suffix in _YI_SUFFIXES:
-            if text.endswith(suffix):
-                text, yi = text[: -len(suffix)], True
-                break
-        else:
-            for suffix in _WAN_SUFFIXES:
-                if text.endswith(suffix):
-                    text, yi = text[: -len(suffix)], False
-                    break
-        raw = text
-    if yi:
-        amount = (parse_amount(raw, maximum=MAX_AMOUNT / WAN_PER_YI, places=6) * WAN_PER_YI).quantize(Decimal("0.01"))
-    else:
-        amount = parse_amount(raw)
+    """万元 from what a user typed (``amount_in_wan``: ``3000``, ``3,000万``, ``5.2亿``), with
+    ``unit`` = ``yi`` meaning a bare figure is 亿元. Must be above zero."""
+    amount = parse_amount(amount_in_wan(raw, unit))
     if amount <= 0:
         raise Problem(_("到位金额须大于 0。"))
     return amount

@@ -13,8 +13,11 @@ from tracker.core.forms import IdSelectField
 from tracker.projects.schemas import PROJECT_FIELDS, ProjectCreate
 
 
-def _amount(label):
-    return StringField(label, render_kw={"inputmode": "decimal", "maxlength": 24})
+def _amount(label, placeholder=None):
+    render_kw = {"inputmode": "decimal", "maxlength": 24}
+    if placeholder:
+        render_kw["placeholder"] = placeholder
+    return StringField(label, render_kw=render_kw)
 
 
 def _unit(label):
@@ -35,7 +38,7 @@ class ProjectForm(FlaskForm):
     owner_id = IdSelectField(_l("招商专员"))
     stage = SelectField(_l("当前阶段"), choices=[], validate_choice=False)
     signed_on = StringField(_l("签约日期"), render_kw={"type": "date"})
-    contracted_investment = _amount(_l("协议投资额（万元）"))
+    contracted_investment = _amount(_l("协议投资额（万元）"), _l("如 52000 或 5.2亿"))
     fixed_asset_investment = _amount(_l("固定资产投资（万元）"))
     foreign_investment_usd = _amount(_l("外资（万美元）"))
     # New projects only: the funds already in place become the first funds record; after that

@@ -31,6 +31,8 @@ from tracker.core.input import (
     Text,
     Uscc,
     Version,
+    clean_text,
+    fold_width,
     parse_amount,
 )
 from tracker.workflow.stages import CODES, INITIAL_CODES, MAIN_CODES, MAX_LAND_MU
@@ -50,6 +52,28 @@ YUAN_AMOUNT_FIELDS = ("contracted_investment", "fixed_asset_investment", "funds_
 UNIT_CODES = ("wan", "yi")
 WAN_PER_YI = Decimal(10000)
 _UNIT_HELP = _l("所填金额的单位：wan（万元，默认）或 yi（亿元，按 ×10000 存为万元）")
+_YI_SUFFIXES = ("亿元", "亿")
+_WAN_SUFFIXES = ("万元", "万")
+
+
+def amount_in_wan(raw: Any, unit: str | None) -> Any:
+    """A 万元 amount as typed: ``3000``, ``3,000万``, ``5.2亿`` / ``5.2亿元`` (a unit written in
+    the box wins over the unit select), a bare figure being 亿元 when ``unit`` is ``yi``. 亿元
+    come back as 万元 (×10000, 2 decimals); a figure in 万元 comes back as typed (its unit
+    removed) for the field's own check."""
+    yi = unit == "yi"
+    if isinstance(raw, str):
+        text = fold_width(clean_text(raw)).strip().replace(" ", "")
+        for suffixes, in_yi in ((_YI_SUFFIXES, True), (_WAN_SUFFIXES, False)):
+            written = next((suffix for suffix in suffixes if text.endswith(suffix)), None)
+            if written:
+                raw, yi = text[: -len(written)], in_yi
+                break
+    if not yi:
+        return raw
+    return (parse_amount(raw, maximum=MAX_AMOUNT / WAN_PER_YI, places=6) * WAN_PER_YI).quantize(Decimal("0.01"))
+
+
 # A contracted investment below this (万元) is almost always 亿元 typed as 万元.
 PLAUSIBLE_MIN_INVESTMENT = Decimal(100)
 
@@ -119,23 +143,22 @@ class ProjectFields(Schema):
     @model_validator(mode="before")
     @classmethod
     def _to_wan(cls, data: Any) -> Any:
-        """A value typed in 亿元 (``<field>_unit`` = ``yi``) becomes 万元 (×10000, 2 decimals)
-        before the field's own check, so the range check and everything after see 万元.
-        Typing 5.2 meaning 亿元 is the 10,000× mistake this guards against."""
+        """A value typed in 亿元 (``<field>_unit`` = ``yi``, or ``5.2亿`` written in the box)
+        becomes 万元 (×10000, 2 decimals) before the field's own check, so the range check
+        and everything after see 万元. Typing 5.2 meaning 亿元 is the 10,000× mistake this
+        guards against."""
         if not isinstance(data, dict):
             return data
         data = dict(data)
         errors: dict[str, str] = {}
         for name in YUAN_AMOUNT_FIELDS:
             raw = data.get(name)
-            if data.get(f"{name}_unit") != "yi" or raw is None or (isinstance(raw, str) and not raw.strip()):
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
                 continue
             try:
-                yi = parse_amount(raw, maximum=MAX_AMOUNT / WAN_PER_YI, places=6)
+                data[name] = amount_in_wan(raw, data.get(f"{name}_unit"))
             except Problem as problem:
                 errors[name] = str(problem)
-                continue
-            data[name] = (yi * WAN_PER_YI).quantize(Decimal("0.01"))
         if errors:
             raise InputError(errors)
         return data
