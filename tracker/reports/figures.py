@@ -450,7 +450,8 @@ def _build_report(user: Any, q: ReportQuery) -> Report:
                                    q.list_args(region="yrd")))
     by_region += [Breakdown(r.id, ref_name(r), g.figures(lambda _u, _i, reg, _b, rid=r.id: reg == rid),
                             q.list_args(region=r.id)) for r in regions]
-    by_size = [Breakdown(code, str(_band_label(code)), g.figures(lambda *_a, n=n: _a[3] >= n),
+    names = band_labels()
+    by_size = [Breakdown(code, names[code], g.figures(lambda *_a, n=n: _a[3] >= n),
                          q.list_args(size=code)) for n, (code, _amount) in enumerate(BANDS, 1)
                if not q.size or int(code) >= int(q.size)]
     return Report(q, everything, by_unit, by_industry, by_region, by_size, g.yrd)
@@ -466,10 +467,11 @@ def _yrd_label() -> Any:
     return _("长三角（合计）")
 
 
-def _band_label(code: str) -> Any:
+def band_labels() -> dict[str, str]:
+    """The size bands' names in the page's language, by code (the dashboard's table and chart)."""
     from flask_babel import gettext as _
 
-    return {"10": _("10亿元以上"), "50": _("50亿元以上"), "100": _("百亿级")}[code]
+    return {"10": _("10亿元以上"), "50": _("50亿元以上"), "100": _("百亿级")}
 
 
 # --- Funnel, signings by quarter ----------------------------------------------------------------

@@ -32,6 +32,7 @@ from tracker.reports.figures import (
     RATES,
     Rate,
     ReportQuery,
+    band_labels,
     build_report,
     drill_10yi,
     drill_10yi_yrd,
@@ -49,10 +50,6 @@ YEARS_BACK = 8  # the year picker: this year and the ones before
 def rate_specs() -> list[Rate]:
     """The five rates of DOMAIN.md (``figures.RATES``) in the page's language."""
     return [rate.translated() for rate in RATES]
-
-
-def band_labels() -> dict[str, str]:
-    return {"10": _("10亿元以上"), "50": _("50亿元以上"), "100": _("百亿级")}
 
 
 def _period_label(q: ReportQuery) -> str:
