@@ -68,7 +68,7 @@ def peer_and_limit(url: str):
     from flask_admin import Admin
     from flask_admin.contrib.sqla import ModelView
     from flask_babel import Babel
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import Column, create_engine, inspect, text
     from sqlalchemy.orm import scoped_session, sessionmaker
 
     from tracker.projects.models import Project
@@ -87,6 +87,10 @@ def peer_and_limit(url: str):
         column_searchable_list = ("name",)
         column_filters = ("stage",)
         column_default_sort = ("signed_on", True)
+        # The table's columns only: the app's own pages ask the "has a …" exists columns
+        # mapped on Project (tracker/workflow/models.py), which a peer would not have.
+        column_details_exclude_list = tuple(p.key for p in inspect(Project).column_attrs
+                                            if not isinstance(p.columns[0], Column))
 
     Admin(peer, name="peer").add_view(ProjectView(Project, session, endpoint="project"))
 
