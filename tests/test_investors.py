@@ -9,6 +9,7 @@ from sqlalchemy import event, select
 
 from tests.factories import _get_or_create, make_investor, make_project, make_user, uscc
 from tracker.audit.models import AuditEntry
+from tracker.core import datacache
 from tracker.projects.models import Investor, SourceRegion
 
 
@@ -354,12 +355,16 @@ def _make_investors_with_projects(ref, count):
 def test_list_has_no_n_plus_1(client, ref, login, db, role_unit):
     user = make_user("staff", ref.huangyan if role_unit == "county" else ref.city)
     login(user)
+    # Factories write without audit entries, which is what moves the list cache's version
+    # (core.datacache): each count is of a cold page.
     _make_investors_with_projects(ref, 5)
     db.session.expire_all()
+    datacache.clear()
     with count_queries(db) as few:
         assert client.get("/investors/").status_code == 200
     _make_investors_with_projects(ref, 25)
     db.session.expire_all()
+    datacache.clear()
     with count_queries(db) as many:
         resp = client.get("/investors/")
         assert resp.status_code == 200
@@ -416,3 +421,60 @@ def test_duplicate_racing_past_the_check_is_a_field_message(db, ref, monkeypatch
     with pytest.raises(FieldErrors) as err:
         ops.create_investor(actor, values)
     assert "uscc" in err.value.errors
+
+
+def test_kept_list_follows_every_kind_of_write(app, db, ref):
+    """The investor list's totals and rows are kept until the data changes (core.datacache):
+    after each write, for each scope and filter, what the caches give equals a read from
+    emptied caches."""
+    from datetime import date
+    from decimal import Decimal
+
+    from flask_login import login_user
+
+    from tracker.projects.investor_operations import create_investor, update_investor
+    from tracker.projects.investor_views import list_investors
+    from tracker.projects.operations import create_project, set_archived
+    from tracker.projects.reference_forms import KINDS
+    from tracker.projects.reference_operations import fingerprint, update_row
+
+    staff, city = make_user("staff", ref.huangyan), make_user("manager", ref.city)
+    views = [{}, {"sort": "projects"}, {"sort": "name"}, {"q": "缓存"}, {"region": "yrd"},
+             {"region": str(ref.region.id)}, {"unit": str(ref.huangyan.id)}]
+
+    def shown() -> list[str]:
+        pages = []
+        for user in (staff, city):
+            for args in views:
+                with app.test_request_context("/investors/", query_string=args):
+                    login_user(user)
+                    pages.append(list_investors())
+        return pages
+
+    def check(label: str) -> None:
+        db.session.commit()
+        kept = shown()  # warm from before this write
+        datacache.clear()
+        assert kept == shown(), label
+
+    shown()
+    values = {"name": "缓存投资一", "uscc": None, "source_region_id": ref.region.id, "country": "中国",
+              "introduction": "", "unit_id": ref.huangyan.id}
+    investor = create_investor(staff, values)
+    check("investor created")
+    update_investor(staff, investor, {**values, "name": "缓存投资一（改名）"}, investor.version_id)
+    check("investor renamed")
+    project = create_project(staff, {"name": "缓存投资项目", "unit_id": ref.huangyan.id, "industry_id": ref.industry.id,
+                                     "signed_on": date(2024, 5, 1), "contracted_investment": Decimal(20000),
+                                     "content": ""},
+                             {"name": "缓存投资一（改名）", "uscc": None, "source_region_id": ref.region.id,
+                              "country": "中国"}, "signed")
+    check("project of the investor created")
+    set_archived(city, project, True)
+    check("its project archived")
+    kind = KINDS["regions"]
+    admin = make_user("admin", ref.city)
+    update_row(admin, kind, ref.region, {"name": ref.region.name + "（改）", "is_yrd": not ref.region.is_yrd,
+                                         "is_foreign": ref.region.is_foreign, "sort_order": ref.region.sort_order,
+                                         "is_active": True}, fingerprint(kind, ref.region))
+    check("source region renamed and moved out of (or into) 长三角")

@@ -327,8 +327,16 @@ class Choice(SimpleNamespace):
     """A reference row's columns (id, name, name_en, …) without its ORM object."""
 
 
+def plain(row: Any) -> Choice | None:
+    """A reference row's loaded columns as a plain read-only copy (None stays None)."""
+    if row is None:
+        return None
+    state = inspect(row)
+    return Choice(**{c.key: getattr(row, c.key) for c in state.mapper.column_attrs if c.key not in state.unloaded})
+
+
 def _plain(rows: Any) -> list[Choice]:
-    return [Choice(**{c.key: getattr(r, c.key) for c in inspect(r).mapper.column_attrs}) for r in rows]
+    return [plain(r) for r in rows]
 
 
 def _filter_choices(user) -> dict[str, list]:
