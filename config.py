@@ -85,8 +85,10 @@ class Config:
     # jobs take at most JOB_WORKERS of them (0: one fewer than PDF_WORKERS, at least one).
     PDF_WORKERS = 2
     # Finished booklets and order sheets kept by their content (tracker/briefs/pdf_cache.py):
-    # how many files at most (0: none) and where (default instance/pdf-cache).
+    # how many files at most (0: none) and where (default instance/pdf-cache); briefs apart,
+    # in its briefs folder, so that they never push a booklet out.
     PDF_CACHE_FILES = 64
+    PDF_BRIEF_CACHE_FILES = 256
     JOB_WORKERS = 0
     # A web process starts serving once a PDF worker is warm, waiting at most this long (s).
     PDF_WARM_UP_WAIT = 15

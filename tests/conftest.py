@@ -75,6 +75,7 @@ def app(database_url, tmp_path_factory):
             "UPLOAD_DIR": str(instance / "uploads"),
             # No booklet cache: tests look at how each PDF is rendered (test_pdf_cache turns it on).
             "PDF_CACHE_FILES": 0,
+            "PDF_BRIEF_CACHE_FILES": 0,
             "PDF_CACHE_DIR": str(instance / "pdf-cache"),
         }
     )

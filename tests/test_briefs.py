@@ -565,3 +565,25 @@ def test_a_booklet_printed_again_is_not_laid_out_again_until_a_project_changes(a
     assert "缓存简介项目改名" in squash(pdf_text(changed.pdf)[0])
     service.order_pdf(ceremony)
     assert len(list(tmp_path.glob("*.pdf"))) == 2  # the two most recently used are kept
+
+
+def test_a_brief_printed_again_comes_from_its_own_shelf(app, db, ref, brief_fonts, monkeypatch, tmp_path):
+    """Briefs are kept by their HTML like booklets, on a shelf of their own: printing many
+    briefs never pushes a booklet out."""
+    monkeypatch.setitem(app.config, "PDF_CACHE_FILES", 1)
+    monkeypatch.setitem(app.config, "PDF_BRIEF_CACHE_FILES", 2)
+    monkeypatch.setitem(app.config, "PDF_CACHE_DIR", str(tmp_path))
+    projects = [full_project(ref, name=f"简介缓存项目{i}号", investor_name=f"简介缓存公司{i}号") for i in range(1, 4)]
+    booklet = service.booklet_pdf(make_ceremony(ref, projects[:1]))
+    first = service.brief_pdf(projects[0])
+    again = service.brief_pdf(projects[0])
+    assert first.seconds > 0 and again.seconds == 0.0 and again.pdf == first.pdf
+    projects[0].name = "简介缓存项目改名"  # the project changes: a new brief
+    db.session.flush()
+    changed = service.brief_pdf(projects[0])
+    assert changed.seconds > 0 and "简介缓存项目改名" in squash(pdf_text(changed.pdf)[0])
+    for project in projects[1:]:
+        service.brief_pdf(project)
+    assert len(list((tmp_path / "briefs").glob("*.pdf"))) == 2  # the two most recent briefs
+    assert len(list(tmp_path.glob("*.pdf"))) == 1  # and the booklet, still kept
+    assert booklet.seconds > 0

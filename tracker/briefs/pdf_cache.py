@@ -1,9 +1,13 @@
-"""Finished booklets kept by what they print: a booklet (or order sheet) whose HTML is the same
-as one rendered before is not laid out again. The key is the SHA-256 of the HTML and the
-renderer's version, so any change to a project in it (a name, an amount, a milestone, a
-stage), to the ceremony, to the template or to the day printed on it makes a new key: the
-cache never needs to be told. Files live in ``instance/pdf-cache`` (``PDF_CACHE_DIR``); the
-``PDF_CACHE_FILES`` most recently used are kept (0: no cache).
+"""Finished PDFs kept by what they print: a booklet, order sheet or project brief whose HTML
+is the same as one rendered before is not laid out again. The key is the SHA-256 of the HTML
+and the renderer's version, so any change to a project in it (a name, an amount, a
+milestone, a stage), to the ceremony, to the template or to the day printed on it makes a new
+key: the cache never needs to be told.
+
+Two shelves, so that many small briefs never push out a booklet that took seconds: booklets
+and order sheets in ``instance/pdf-cache`` (``PDF_CACHE_DIR``), the ``PDF_CACHE_FILES`` most
+recently used kept; briefs in its ``briefs`` folder, ``PDF_BRIEF_CACHE_FILES`` of them (0: no
+cache on that shelf).
 """
 from __future__ import annotations
 
@@ -15,17 +19,25 @@ from pathlib import Path
 from flask import current_app
 
 DEFAULT_FILES = 64
+# shelf: (folder inside the cache directory, the setting of how many files it keeps, default)
+SHELVES = {"booklets": ("", "PDF_CACHE_FILES", DEFAULT_FILES), "briefs": ("briefs", "PDF_BRIEF_CACHE_FILES", 256)}
 
 
-def _directory() -> Path:
+def _directory(shelf: str) -> Path:
     configured = current_app.config.get("PDF_CACHE_DIR")
     path = Path(configured) if configured else Path(current_app.instance_path) / "pdf-cache"
+    path = path / SHELVES[shelf][0]
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def enabled() -> bool:
-    return int(current_app.config.get("PDF_CACHE_FILES", DEFAULT_FILES)) > 0
+def _keep(shelf: str) -> int:
+    _folder, setting, default = SHELVES[shelf]
+    return int(current_app.config.get(setting, default))
+
+
+def enabled(shelf: str = "booklets") -> bool:
+    return _keep(shelf) > 0
 
 
 def key(html: str) -> str:
@@ -34,9 +46,9 @@ def key(html: str) -> str:
     return hashlib.sha256(f"{weasyprint.__version__}\0{html}".encode()).hexdigest()
 
 
-def load(digest: str) -> tuple[bytes, int] | None:
+def load(digest: str, shelf: str = "booklets") -> tuple[bytes, int] | None:
     """(pdf, pages) rendered before for this key, or None."""
-    path = _directory() / f"{digest}.pdf"
+    path = _directory(shelf) / f"{digest}.pdf"
     try:
         data = path.read_bytes()
         pages = int(path.with_suffix(".pages").read_text())
@@ -46,14 +58,14 @@ def load(digest: str) -> tuple[bytes, int] | None:
     return data, pages
 
 
-def store(digest: str, pdf: bytes, pages: int) -> None:
-    directory = _directory()
+def store(digest: str, pdf: bytes, pages: int, shelf: str = "booklets") -> None:
+    directory = _directory(shelf)
     (directory / f"{digest}.pages").write_text(str(pages))  # beside the PDF, written first
     fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
     with os.fdopen(fd, "wb") as handle:  # written whole, then renamed: never read half-written
         handle.write(pdf)
     os.replace(tmp, directory / f"{digest}.pdf")
-    keep = int(current_app.config.get("PDF_CACHE_FILES", DEFAULT_FILES))
+    keep = _keep(shelf)
     files = sorted(directory.glob("*.pdf"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in files[keep:]:
         old.unlink(missing_ok=True)

@@ -206,21 +206,22 @@ def _timeout(key: str, default: float) -> float:
         return default
 
 
-def render_document(template: str, timeout: float, *, cache: bool = False, **context: Any) -> RenderResult:
-    """The PDF of ``template``; with ``cache`` (booklets, order sheets: seconds of layout each)
-    one rendered before from the same HTML is reused (``pdf_cache``)."""
+def render_document(template: str, timeout: float, *, cache: str | None = None, **context: Any) -> RenderResult:
+    """The PDF of ``template``; with ``cache``, one rendered before from the same HTML is
+    reused from that shelf of ``pdf_cache`` (booklets and order sheets: seconds of layout
+    each; briefs: printed again and again before a signing)."""
     # Briefs are official Chinese documents: their labels are Chinese whatever the UI language.
     with force_locale("zh_CN"):
         html = render_template(template, **context)
-    digest = pdf_cache.key(html) if cache and pdf_cache.enabled() else None
+    digest = pdf_cache.key(html) if cache and pdf_cache.enabled(cache) else None
     if digest is not None:
-        found = pdf_cache.load(digest)
+        found = pdf_cache.load(digest, cache)
         if found is not None:
             return RenderResult(pdf=found[0], pages=found[1], seconds=0.0)
     try:
         result = render_pdf(html, font_dir=font_dir(), timeout=timeout)
         if digest is not None and not result.missing and not result.denied:
-            pdf_cache.store(digest, result.pdf, result.pages)
+            pdf_cache.store(digest, result.pdf, result.pages, cache)
         return result
     except RenderTimeout:
         raise RenderTimeout(_(
@@ -237,7 +238,7 @@ def brief_pdf(project: Project, *, bilingual: bool = False, milestones=None, use
               internal: bool = False) -> RenderResult:
     brief = project_brief(project, milestones=milestones)
     return render_document("briefs/brief_pdf.html", _timeout("BRIEF_RENDER_TIMEOUT", DEFAULT_BRIEF_TIMEOUT),
-                   brief=brief, h=helpers(user, internal=internal), bilingual=bilingual)
+                           cache="briefs", brief=brief, h=helpers(user, internal=internal), bilingual=bilingual)
 
 
 def ceremony_booklet(ceremony: Ceremony) -> content.Booklet:
@@ -252,7 +253,7 @@ def booklet_pdf(ceremony: Ceremony, booklet: content.Booklet | None = None, *, u
                 internal: bool = False) -> RenderResult:
     booklet = ceremony_booklet(ceremony) if booklet is None else booklet
     return render_document("briefs/booklet_pdf.html", _timeout("BOOKLET_RENDER_TIMEOUT", DEFAULT_BOOKLET_TIMEOUT),
-                   cache=True, booklet=booklet, h=helpers(user, internal=internal), bilingual=False)
+                           cache="booklets", booklet=booklet, h=helpers(user, internal=internal), bilingual=False)
 
 
 def order_booklet(ceremony: Ceremony) -> content.Booklet:
@@ -264,7 +265,7 @@ def order_pdf(ceremony: Ceremony, booklet: content.Booklet | None = None, *, use
               internal: bool = False) -> RenderResult:
     booklet = order_booklet(ceremony) if booklet is None else booklet
     return render_document("briefs/order_pdf.html", _timeout("BRIEF_RENDER_TIMEOUT", DEFAULT_BRIEF_TIMEOUT),
-                   cache=True, booklet=booklet, h=helpers(user, internal=internal), bilingual=False)
+                           cache="booklets", booklet=booklet, h=helpers(user, internal=internal), bilingual=False)
 
 
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
