@@ -57,10 +57,14 @@ def test_form_amount_with_its_unit_written_in(client, login_as, staff, ref, db, 
     assert _saved(db, "台州测试新能源项目").contracted_investment == Decimal(stored)
 
 
-@pytest.mark.parametrize("typed", ["5.2亿亿", "亿", "五亿", "5.2億", "-1亿", "1e3亿"])
-def test_form_amount_with_a_unit_still_needs_a_number(client, login_as, staff, ref, db, typed):
+@pytest.mark.parametrize(("field", "typed"), [
+    ("contracted_investment", "5.2亿亿"), ("contracted_investment", "亿"), ("contracted_investment", "五亿"),
+    ("contracted_investment", "5.2億"), ("contracted_investment", "-1亿"), ("contracted_investment", "1e3亿"),
+    ("expected_tax", "万"), ("expected_output", " 万元 "),  # optional fields: a unit alone is not a blank
+])
+def test_form_amount_with_a_unit_still_needs_a_number(client, login_as, staff, ref, db, field, typed):
     login_as(staff)
-    resp = client.post("/projects/new", data=form_data(ref, contracted_investment=typed))
+    resp = client.post("/projects/new", data=form_data(ref, **{field: typed}))
     assert resp.status_code == 422
     page = resp.get_data(as_text=True)
     assert "请输入" in page or "金额不能为负数" in page

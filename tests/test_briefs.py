@@ -574,7 +574,8 @@ def test_a_brief_printed_again_comes_from_its_own_shelf(app, db, ref, brief_font
     monkeypatch.setitem(app.config, "PDF_BRIEF_CACHE_FILES", 2)
     monkeypatch.setitem(app.config, "PDF_CACHE_DIR", str(tmp_path))
     projects = [full_project(ref, name=f"简介缓存项目{i}号", investor_name=f"简介缓存公司{i}号") for i in range(1, 4)]
-    booklet = service.booklet_pdf(make_ceremony(ref, projects[:1]))
+    ceremony = make_ceremony(ref, projects[2:])  # not the project renamed below
+    assert service.booklet_pdf(ceremony).seconds > 0
     first = service.brief_pdf(projects[0])
     again = service.brief_pdf(projects[0])
     assert first.seconds > 0 and again.seconds == 0.0 and again.pdf == first.pdf
@@ -585,5 +586,15 @@ def test_a_brief_printed_again_comes_from_its_own_shelf(app, db, ref, brief_font
     for project in projects[1:]:
         service.brief_pdf(project)
     assert len(list((tmp_path / "briefs").glob("*.pdf"))) == 2  # the two most recent briefs
-    assert len(list(tmp_path.glob("*.pdf"))) == 1  # and the booklet, still kept
-    assert booklet.seconds > 0
+    assert len(list(tmp_path.glob("*.pdf"))) == 1
+    assert service.booklet_pdf(ceremony).seconds == 0.0  # and the booklet, still kept
+
+
+def test_a_cache_that_cannot_be_written_costs_only_the_layout(app, db, ref, brief_fonts, monkeypatch, tmp_path):
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("x")  # the cache directory cannot be made
+    monkeypatch.setitem(app.config, "PDF_BRIEF_CACHE_FILES", 4)
+    monkeypatch.setitem(app.config, "PDF_CACHE_DIR", str(blocked))
+    project = full_project(ref, name="缓存不可写项目", investor_name="缓存不可写公司")
+    first, again = service.brief_pdf(project), service.brief_pdf(project)
+    assert first.pdf.startswith(b"%PDF") and first.seconds > 0 and again.seconds > 0

@@ -29,3 +29,24 @@ def test_refresh_rebuilds_history_and_lights(app, db):
 
     again = app.test_cli_runner().invoke(args=["progress", "refresh"])
     assert "written for 0 project(s); lights changed on 0 project(s)" in again.output
+
+
+def test_refresh_is_audited_so_kept_pages_follow_it(app, db):
+    """The command changes lights without the operations: its audit entry moves the data
+    version that the kept list rows and totals follow (a run that changes nothing writes none)."""
+    from tracker.audit.models import AuditEntry
+    from tracker.core import datacache
+
+    project = factories.make_project(stage="signed", signed_on=date(2020, 1, 1))
+    db.session.execute(update(Project).where(Project.id == project.id).values(due_on=None, red_on=None))
+    db.session.commit()
+    before = datacache.data_version()
+    assert app.test_cli_runner().invoke(args=["progress", "refresh"]).exit_code == 0
+    db.session.rollback()
+    entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "progress.refresh")).scalar_one()
+    assert entry.changes["lights_changed"] >= 1 and entry.seq is not None
+    assert datacache.data_version() != before
+    after = datacache.data_version()
+    assert app.test_cli_runner().invoke(args=["progress", "refresh"]).exit_code == 0
+    db.session.rollback()
+    assert datacache.data_version() == after

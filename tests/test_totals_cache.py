@@ -152,3 +152,22 @@ def test_the_version_moves_at_commit_not_before(app, db, ref):
         committed = datacache.data_version()
     assert before != flushed != committed
     assert committed[0] > (before[0] or 0)  # seq: in commit order
+
+
+def test_paging_never_pushes_a_figure_out(app, db):
+    """Pages (one entry per page of a list or of the API) have an LRU of their own: a program
+    paging through thousands of pages leaves the costly figures in place."""
+    built = []
+
+    def figure():
+        built.append(1)
+        return 42
+
+    with app.test_request_context():
+        datacache.clear()
+        datacache.cached(("a figure",), figure)
+        for n in range(2000):
+            datacache.cached(("a page", n), lambda n=n: n, page=True)
+        assert datacache.cached(("a figure",), figure) == 42
+        assert built == [1]
+        assert datacache.cached(("a page", 0), lambda: "read again", page=True) == "read again"  # pushed out

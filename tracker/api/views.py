@@ -42,7 +42,7 @@ from tracker.projects.choices import project_choices
 from tracker.projects.choices import units as unit_choices
 from tracker.projects.models import Project
 from tracker.projects.operations import ArchivedProject, FieldErrors, StaleEdit, create_project, update_project
-from tracker.projects.queries import ProjectFilters, project_page, rows_key
+from tracker.projects.queries import ProjectFilters, capped_page, project_page, rows_key
 from tracker.workflow import operations as wf
 from tracker.workflow import schemas as workflow_schemas
 from tracker.workflow.models import StageRequest
@@ -196,9 +196,10 @@ def list_projects():
     if filters.archived and not can("project.archive"):
         raise ApiError(403, _("只有科室负责人可以查看已归档项目。"))
     # The body, like the list page's rows, is kept until the data changes (core.datacache):
-    # it depends on the scope, the filters and the page, nothing else of the caller.
-    return jsonify(datacache.cached(("api-projects", rows_key(current_user, filters, filters.page, per_page)),
-                                    lambda: _project_list_body(filters, per_page)))
+    # it depends on the scope, the filters and the page (past the last one: the last one),
+    # nothing else of the caller.
+    key = rows_key(current_user, filters, capped_page(current_user, filters, per_page), per_page)
+    return jsonify(datacache.cached(("api-projects", key), lambda: _project_list_body(filters, per_page), page=True))
 
 
 def _project_list_body(filters: ProjectFilters, per_page: int) -> dict[str, Any]:

@@ -47,6 +47,7 @@ ACTION_TITLES: dict[str, Any] = {
     "investor.create": _l("登记投资方"),
     "investor.update": _l("修改投资方"),
     "seed.create": _l("导入演示数据"),
+    "progress.refresh": _l("重算阶段历史与亮灯"),
     "stage_request.create": _l("提交阶段变更申请"),
     "stage_request.approve": _l("批准阶段变更申请"),
     "stage_request.reject": _l("驳回阶段变更申请"),

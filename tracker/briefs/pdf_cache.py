@@ -12,11 +12,15 @@ cache on that shelf).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from flask import current_app
+
+log = logging.getLogger(__name__)
 
 DEFAULT_FILES = 64
 # shelf: (folder inside the cache directory, the setting of how many files it keeps, default)
@@ -47,26 +51,52 @@ def key(html: str) -> str:
 
 
 def load(digest: str, shelf: str = "booklets") -> tuple[bytes, int] | None:
-    """(pdf, pages) rendered before for this key, or None."""
-    path = _directory(shelf) / f"{digest}.pdf"
+    """(pdf, pages) rendered before for this key, or None (also when the cache cannot be read)."""
     try:
+        path = _directory(shelf) / f"{digest}.pdf"
         data = path.read_bytes()
         pages = int(path.with_suffix(".pages").read_text())
-    except (OSError, ValueError):
+        os.utime(path)  # recently used: kept longest
+    except (OSError, ValueError):  # not kept, evicted meanwhile by another process, unreadable
         return None
-    os.utime(path)  # recently used: kept longest
     return data, pages
 
 
 def store(digest: str, pdf: bytes, pages: int, shelf: str = "booklets") -> None:
-    directory = _directory(shelf)
-    (directory / f"{digest}.pages").write_text(str(pages))  # beside the PDF, written first
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:  # written whole, then renamed: never read half-written
-        handle.write(pdf)
-    os.replace(tmp, directory / f"{digest}.pdf")
-    keep = _keep(shelf)
-    files = sorted(directory.glob("*.pdf"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in files[keep:]:
+    """Keep ``pdf`` for ``digest``. A cache that cannot be written (a full disk, a directory
+    that is not writable) only costs the next print its layout: logged, never raised."""
+    try:
+        directory = _directory(shelf)
+        (directory / f"{digest}.pages").write_text(str(pages))  # beside the PDF, written first
+        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:  # written whole, then renamed: never read half-written
+                handle.write(pdf)
+            os.replace(tmp, directory / f"{digest}.pdf")
+        except OSError:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _evict(directory, _keep(shelf))
+    except OSError as err:
+        log.warning("PDF cache (%s) not written: %s", shelf, err)
+
+
+def _evict(directory: Path, keep: int) -> None:
+    """Keep the ``keep`` most recently used; other processes may be evicting at the same time."""
+    files = []
+    for path in directory.glob("*.pdf"):
+        try:
+            files.append((path.stat().st_mtime, path))
+        except FileNotFoundError:  # gone meanwhile
+            continue
+    files.sort(reverse=True)
+    for _mtime, old in files[keep:]:
         old.unlink(missing_ok=True)
         old.with_suffix(".pages").unlink(missing_ok=True)
+    stale = time.time() - 3600  # a write that died before its rename
+    for tmp in directory.glob("*.tmp"):
+        try:
+            if tmp.stat().st_mtime < stale:
+                tmp.unlink(missing_ok=True)
+        except FileNotFoundError:
+            continue

@@ -21,8 +21,11 @@ from sqlalchemy import func, select
 from tracker.core.formatting import today_local
 from tracker.extensions import db
 
-_CACHE: OrderedDict[Any, Any] = OrderedDict()
-_CACHE_SIZE = 256
+# Two LRUs: costly figures (totals, dashboards, filter choices), and pages (one entry per
+# page of a list or of the API, as people and programs page through them), so that paging
+# through thousands of pages never pushes a figure out.
+_SIZES = {"figures": 256, "pages": 512}
+_CACHES: dict[str, OrderedDict[Any, Any]] = {shelf: OrderedDict() for shelf in _SIZES}
 _LOCK = threading.Lock()
 
 
@@ -58,24 +61,26 @@ def request_version() -> tuple:
     return version
 
 
-def cached(key: Any, build: Callable[[], Any]) -> Any:
+def cached(key: Any, build: Callable[[], Any], *, page: bool = False) -> Any:
     """``build()``'s value for ``key`` at the current data version (and UI language: labels
-    in figures are names in it)."""
+    in figures are names in it); ``page`` for one page of a list (kept in its own LRU)."""
     from flask_babel import get_locale
 
+    cache, size = _CACHES["pages" if page else "figures"], _SIZES["pages" if page else "figures"]
     full = (key, request_version(), str(get_locale()))
     with _LOCK:
-        if full in _CACHE:
-            _CACHE.move_to_end(full)
-            return _CACHE[full]
+        if full in cache:
+            cache.move_to_end(full)
+            return cache[full]
     value = build()
     with _LOCK:
-        _CACHE[full] = value
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
+        cache[full] = value
+        while len(cache) > size:
+            cache.popitem(last=False)
     return value
 
 
 def clear() -> None:
     with _LOCK:
-        _CACHE.clear()
+        for cache in _CACHES.values():
+            cache.clear()

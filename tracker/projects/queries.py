@@ -224,6 +224,11 @@ def _totals_and_page(user, f: ProjectFilters, per_page: int) -> tuple[Any, Total
     return conds, found, min(f.page, max(1, -(-found.rows // per_page)))
 
 
+def capped_page(user, f: ProjectFilters, per_page: int) -> int:
+    """The page ``f`` asks for, or the last one when it asks past it (the totals are kept)."""
+    return _totals_and_page(user, f, per_page)[2]
+
+
 def rows_key(user, f: ProjectFilters, page_no: int, per_page: int) -> tuple:
     """What one page of the list depends on besides the data (and the UI language, which
     ``core.datacache`` adds): the scope, the filters, the sort and the page."""
@@ -312,7 +317,7 @@ def list_page(user, f: ProjectFilters, reference: dict[str, list], per_page: int
     # a renamed industry: every change is audited, and lights follow the day): the list, its
     # next page and the way back to it cost no query while nothing changed.
     items = datacache.cached(("rows", rows_key(user, f, page_no, per_page)),
-                             lambda: page_rows(conds, f.sort, page_no, per_page, reference))
+                             lambda: page_rows(conds, f.sort, page_no, per_page, reference), page=True)
     return Page(items=list(items), page=page_no, per_page=per_page, total=totals.rows), totals
 
 

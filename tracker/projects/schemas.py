@@ -68,6 +68,8 @@ def amount_in_wan(raw: Any, unit: str | None) -> Any:
             written = next((suffix for suffix in suffixes if text.endswith(suffix)), None)
             if written:
                 raw, yi = text[: -len(written)], in_yi
+                if not raw:  # a unit with no figure ("万") is not a blank
+                    raise Problem(_("请输入数字，例如 12500 或 12500.5。"))
                 break
     if not yi:
         return raw

@@ -57,7 +57,7 @@ def list_projects():
     # same key, so it changes when they do; the language is part of every cached key.
     rows_html = datacache.cached(
         ("rows-html", rows_key(current_user, filters, page.page, page.per_page)),
-        lambda: Markup(render_template("projects/_rows.html", page=page, archived=filters.archived)))
+        lambda: Markup(render_template("projects/_rows.html", page=page, archived=filters.archived)), page=True)
     return render_template(
         "projects/list.html", page=page, totals=totals, f=filters, choices=choices, sorts=SORTS, rows_html=rows_html,
     )
