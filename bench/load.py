@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -75,9 +77,14 @@ class Client(threading.Thread):
         conn.close()
 
 
+_SEEDS = itertools.count()
+
+
 def load(port: int, pick, headers: dict, clients: int, seconds: float, warm: float = 3.0) -> dict:
     stop = threading.Event()
-    threads = [Client(port, pick, stop, headers, seed) for seed in range(clients)]
+    # Fresh seeds in every call: a slice replaying the previous one's requests would find
+    # its briefs in the PDF cache.
+    threads = [Client(port, pick, stop, headers, next(_SEEDS)) for _ in range(clients)]
     for t in threads:
         t.start()
     time.sleep(warm)
@@ -228,6 +235,7 @@ def main() -> None:
     url = ensure(args.size, "pg")
     instance = ROOT / "instance" / "bench-load"
     instance.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(instance / "pdf-cache", ignore_errors=True)  # no brief kept from an earlier run
     if not (instance / "fonts").exists():  # the prepared brief fonts, as set-up makes them
         subprocess.run([str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", "briefs", "fonts"], cwd=ROOT,
                        env={**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET,
