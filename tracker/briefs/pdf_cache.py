@@ -15,10 +15,11 @@ import hashlib
 import logging
 import os
 import tempfile
-import time
 from pathlib import Path
 
 from flask import current_app
+
+from tracker.core.files import remove_older_than
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +94,4 @@ def _evict(directory: Path, keep: int) -> None:
     for _mtime, old in files[keep:]:
         old.unlink(missing_ok=True)
         old.with_suffix(".pages").unlink(missing_ok=True)
-    stale = time.time() - 3600  # a write that died before its rename
-    for tmp in directory.glob("*.tmp"):
-        try:
-            if tmp.stat().st_mtime < stale:
-                tmp.unlink(missing_ok=True)
-        except FileNotFoundError:
-            continue
+    remove_older_than(directory, "*.tmp", 3600)  # writes that died before their rename

@@ -16,6 +16,8 @@ from typing import Any
 
 from flask import current_app
 
+from tracker.core.files import remove_older_than
+
 TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
 KEEP_SECONDS = 24 * 3600
 
@@ -75,10 +77,4 @@ def remove(token: str) -> None:
 
 
 def _prune(directory: Path) -> None:
-    cutoff = time.time() - KEEP_SECONDS
-    for path in directory.glob("*.*"):
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink(missing_ok=True)
-        except OSError:
-            continue
+    remove_older_than(directory, "*.*", KEEP_SECONDS)
