@@ -7,7 +7,8 @@ SQLite and PostgreSQL, interleaved in one run (issue 12).
 For each size and database a child process loads three WSGI apps on the same database:
 
 - **app**: this application, signed in as the city leader (the list with its totals line,
-  the project page, ``GET /api/v1/projects``);
+  the project page, ``GET /api/v1/projects``); the measured project is given a dozen audited
+  edits and two funds records first (``lived_in``), so its page shows a change history;
 - **peer**: a Flask-Admin ``ModelView`` of the project table, as a Flask team would set it
   up for CRUD screens (50 rows, newest signing first, search on the name, a stage filter,
   related names joined; its pager counts the matching rows on every page; no API);
@@ -131,6 +132,42 @@ def peer_and_limit(url: str):
 
 # --- one size on one database (child process) -----------------------------------------------------
 
+def lived_in(app, pid: int) -> None:
+    """Give the measured project what a project shows after months of use, made through the
+    operations as people make it: a dozen edits and two funds records, each audited (the
+    generated projects have a stage history but no change history). Once per database."""
+    from datetime import date
+    from decimal import Decimal
+
+    from sqlalchemy import func, select
+
+    from tracker.audit.models import AuditEntry
+    from tracker.auth.models import User
+    from tracker.core.db import writing
+    from tracker.extensions import db
+    from tracker.funds.operations import add_funds
+    from tracker.projects.models import Project
+    from tracker.projects.operations import update_project
+
+    with app.app_context(), writing():
+        if db.session.execute(select(func.count()).where(AuditEntry.project_id == pid)).scalar() >= 12:
+            return
+        project = db.session.get(Project, pid)
+        actor = db.session.execute(select(User).where(User.username == "manager_city")).scalar_one()
+        inv = project.investor
+        investor = {"name": inv.name, "uscc": inv.uscc, "source_region_id": inv.source_region_id,
+                    "country": inv.country}
+        for i in range(12):
+            change = ({"contact_phone": f"0576-8888{i:04d}"} if i % 2 else
+                      {"content": f"一期建设厂房 {i + 1} 万平方米，引进自动化生产线 {i + 2} 条。"})
+            update_project(actor, project, change, investor, project.version_id)
+            db.session.commit()
+        for k in range(2):
+            add_funds(actor, project, date(2026, 3 + k, 10), Decimal(1000 + k), "基准", "", confirm=True)
+            db.session.commit()
+
+
+
 def child(kind: str, url: str, size: int, runs: int) -> dict:
     from sqlalchemy import func, select
 
@@ -142,6 +179,7 @@ def child(kind: str, url: str, size: int, runs: int) -> dict:
     app = make_app(url)
     with app.app_context():
         pid = db.session.execute(select(func.max(Project.id))).scalar() // 2
+    lived_in(app, pid)
     client = app.test_client()
     sign_in(app, client, "leader")
     token = {"Authorization": f"Bearer {api_token(app, 'leader')}"}
