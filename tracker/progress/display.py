@@ -66,14 +66,17 @@ def not_lit_reason(stage: str, archived: bool) -> str:
 
 def history_rows(project_id: int) -> list[HistoryRow]:
     """The project's stage events, oldest first, with who made them (one query)."""
+    # Columns, not events: the card only shows them (no ORM object to build per event).
     rows = db.session.execute(
-        select(StageEvent, User.display_name)
+        select(StageEvent.effective_on, StageEvent.kind, StageEvent.from_stage, StageEvent.to_stage,
+               User.display_name)
         .outerjoin(User, User.id == StageEvent.actor_id)
         .where(StageEvent.project_id == project_id)
         .order_by(StageEvent.effective_on, StageEvent.id)
     ).all()
     out = []
-    for event, actor in rows:
+    for event in rows:
+        actor = event.display_name
         out.append(HistoryRow(
             effective_on=event.effective_on, kind=event.kind,
             kind_label=str(KIND_LABELS.get(event.kind, event.kind)),
