@@ -10,6 +10,7 @@ from tests.factories import make_project, make_user, uscc
 from tracker.api.auth import issue_token
 from tracker.api.openapi import document
 from tracker.api.schemas import SummaryOut
+from tracker.core.formatting import today_local
 from tracker.funds.operations import add_funds
 from tracker.workflow import operations as wf
 
@@ -71,7 +72,7 @@ def test_the_summary_of_a_year(get):
     body = resp.get_json()
     SummaryOut.model_validate(body)  # the documented shape
     assert body["year"] == 2024 and body["unit"] is None
-    assert body["as_of"] == date.today().isoformat()
+    assert body["as_of"] == today_local().isoformat()  # the bureau's day (Asia/Shanghai), not the server's
     assert body["signed"] == 3  # the terminated one was signed too
     assert body["by_stage"] == {"signed": 1, "registered": 1, "land_secured": 0, "construction": 0, "completed": 0,
                                 "production": 0, "full_capacity": 0, "terminated": 1}
@@ -97,10 +98,10 @@ def test_as_of(get):
     # Other date spellings the input layer reads.
     assert get("manager", "year=2024&as_of=2024/05/10").get_json() == body
     # A date not yet past is counted as today.
-    later = (date.today() + timedelta(days=30)).isoformat()
+    later = (today_local() + timedelta(days=30)).isoformat()
     future = get("manager", f"year=2024&as_of={later}").get_json()
     assert future == get("manager", "year=2024").get_json()
-    assert future["as_of"] == date.today().isoformat()
+    assert future["as_of"] == today_local().isoformat()
     # Nothing signed by then: rates are null, not 0 or an error.
     empty = get("manager", "year=2024&as_of=2024-01-01").get_json()
     assert empty["signed"] == 0 and set(empty["rates"].values()) == {None}
