@@ -66,7 +66,8 @@ def cached(key: Any, build: Callable[[], Any], *, page: bool = False) -> Any:
     in figures are names in it); ``page`` for one page of a list (kept in its own LRU)."""
     from flask_babel import get_locale
 
-    cache, size = _CACHES["pages" if page else "figures"], _SIZES["pages" if page else "figures"]
+    shelf = "pages" if page else "figures"
+    cache, size = _CACHES[shelf], _SIZES[shelf]
     full = (key, request_version(), str(get_locale()))
     with _LOCK:
         if full in cache:

@@ -26,7 +26,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
 from tracker.auth.models import Role, Unit, User
-from tracker.core.db import utcnow
+from tracker.core.db import unindexed, utcnow
 from tracker.core.formatting import ref_name
 from tracker.core.input import Problem, parse_amount
 from tracker.core.permissions import scope_filter
@@ -232,7 +232,7 @@ def _scope_unindexed(user: Any) -> Any:
     """The unit scope for the user's own projects, written so that no index on ``unit_id``
     is used: the owner's index finds a few hundred rows, the unit's would find thousands
     (SQLite otherwise picks the unit index)."""
-    return scope_filter(user, func.coalesce(Project.unit_id, 0))
+    return scope_filter(user, unindexed(Project.unit_id))
 
 
 def _lit_args(mine: bool, order: str) -> dict[str, Any]:

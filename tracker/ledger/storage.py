@@ -30,7 +30,7 @@ def upload_dir() -> Path:
 def save(user_id: int, filename: str, data: bytes, meta: dict[str, Any]) -> str:
     directory = upload_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    _prune(directory)
+    remove_older_than(directory, "*.*", KEEP_SECONDS)
     token = secrets.token_hex(16)
     (directory / f"{token}.bin").write_bytes(data)
     write_meta(token, {**meta, "user_id": user_id, "filename": filename[:200], "created": time.time()})
@@ -74,7 +74,3 @@ def remove(token: str) -> None:
     if TOKEN_RE.match(token or ""):
         for suffix in (".bin", ".json"):
             (upload_dir() / f"{token}{suffix}").unlink(missing_ok=True)
-
-
-def _prune(directory: Path) -> None:
-    remove_older_than(directory, "*.*", KEEP_SECONDS)

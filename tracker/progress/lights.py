@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tracker.core.db import unindexed
 from tracker.workflow.stages import MAIN_CODES
 
 NOT_LIT = ("paused", "terminated", "full_capacity")
@@ -66,10 +67,9 @@ def light(due_on: date | None, red_on: date | None, today: date, *, stage: str =
 
 def lit_condition(project: Any, today: date, colour: str = "") -> Any:
     """SQL: the project is lit today (any colour, or ``red``/``yellow``)."""
-    # "Not archived" written so that no index serves it: nearly every project is live, but
-    # SQLite without statistics would read them all through the index on is_archived (row by
-    # row, then sort) instead of the due-date or investment index that stops after a page.
-    live = sa.func.coalesce(project.is_archived, False).is_(False)
+    # Nearly every project is live: "not archived" must not pick the is_archived index over
+    # the due-date or investment index that stops after a page.
+    live = unindexed(project.is_archived).is_(False)
     base = sa.and_(project.due_on < today, live, project.stage.not_in(NOT_LIT))
     if colour == "red":
         return sa.and_(base, project.red_on < today)

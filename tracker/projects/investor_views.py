@@ -31,7 +31,7 @@ from tracker.projects.investor_operations import (
 )
 from tracker.projects.models import Investor, Project, SourceRegion
 from tracker.projects.operations import FieldErrors, StaleEdit
-from tracker.projects.queries import plain as _plain
+from tracker.projects.queries import plain
 from tracker.projects.schemas import InvestorInput
 
 bp = Blueprint("investors", __name__, url_prefix="/investors")
@@ -179,7 +179,7 @@ def _rows(user, f: InvestorFilters, page_no: int, per_page: int) -> tuple[tuple[
         ).all()) if investors else {}
         pairs = [(inv, int(counted.get(inv.id, 0))) for inv in investors]
     return tuple((InvestorRow(inv.id, inv.name, inv.uscc, inv.country or "", inv.updated_at,
-                              _plain(inv.source_region), _plain(inv.unit)), k) for inv, k in pairs)
+                              plain(inv.source_region), plain(inv.unit)), k) for inv, k in pairs)
 
 
 def investor_page(user, f: InvestorFilters, per_page: int = PER_PAGE) -> tuple[Page, Totals]:

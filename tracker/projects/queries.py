@@ -10,7 +10,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, inspect, select
+from sqlalchemy import and_, case, func, inspect, select
 from sqlalchemy.orm import selectinload
 
 from tracker.auth.models import Unit
@@ -25,7 +25,6 @@ from tracker.progress.lights import lit_condition
 from tracker.projects.models import Industry, Investor, Project, SourceRegion
 from tracker.projects.schemas import SIZE_BAND_CODES, SORT_CODES
 from tracker.projects.search import matching_projects
-from tracker.workflow.models import StageRequest
 from tracker.workflow.stages import CODES, MAIN_CODES
 
 # Size bands (万元): 10亿元以上, 50亿元以上, 百亿级.
@@ -278,14 +277,11 @@ class ListRow:
     is_increase: bool = False  # 增资
 
 
-# A column of the paged query, not a query per row: the partial unique index on pending
-# requests (one per project) answers it.
-_HAS_PENDING = exists().where(StageRequest.project_id == Project.id,
-                              StageRequest.status == "pending").label("has_pending")
-
+# ``has_pending`` is a column of the paged query, not a query per row: the partial unique
+# index on pending requests (one per project) answers it.
 _LIST_COLUMNS = (Project.id, Project.name, Project.investor_id, Project.unit_id, Project.industry_id, Project.stage,
                  Project.signed_on, Project.contracted_investment, Project.is_provincial_major,
-                 Project.is_qianxiang_wanyi, Project.is_yrd_major, _HAS_PENDING, Project.due_on, Project.red_on,
+                 Project.is_qianxiang_wanyi, Project.is_yrd_major, Project.has_pending, Project.due_on, Project.red_on,
                  Project.stage_since, Project.increase_of_id)
 
 
