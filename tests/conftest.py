@@ -117,11 +117,12 @@ def db(app):
 
 class IsolatedClient(FlaskClient):
     """The `db` fixture keeps one app context pushed, so requests share `flask.g`; forget what
-    Flask-Login and Flask-Babel cached there so each request reads its own session."""
+    Flask-Login, Flask-WTF and Flask-Babel cached there so each request reads its own session."""
 
     def open(self, *args, **kwargs):
         if has_app_context():
             g.pop("_login_user", None)
+            g.pop("csrf_token", None)  # Flask-WTF keeps the request's signed token there
             flask_babel.refresh()  # the locale is cached on g too
         return super().open(*args, **kwargs)
 

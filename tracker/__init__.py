@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import text
 
 import config as app_config
+from tracker.core import pieces
 from tracker.core.db import write_intent
 from tracker.extensions import babel, csrf, db, limiter, login_manager
 
@@ -46,6 +47,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         from flask_migrate import Migrate
         Migrate(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    pieces.init_app(app)
     babel.init_app(app, locale_selector=_select_locale,
                    default_translation_directories=str(ROOT / "tracker" / "translations"))
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)

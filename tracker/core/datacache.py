@@ -61,14 +61,26 @@ def request_version() -> tuple:
     return version
 
 
+def _full_key(key: Any) -> tuple:
+    from flask_babel import get_locale
+
+    return (key, request_version(), str(get_locale()))
+
+
+def has(key: Any, *, page: bool = False) -> bool:
+    """Is ``key``'s value kept at the current data version (a view choosing how much to
+    read)? A hint only: it may be pushed out before it is asked for."""
+    full = _full_key(key)
+    with _LOCK:
+        return full in _CACHES["pages" if page else "figures"]
+
+
 def cached(key: Any, build: Callable[[], Any], *, page: bool = False) -> Any:
     """``build()``'s value for ``key`` at the current data version (and UI language: labels
     in figures are names in it); ``page`` for one page of a list (kept in its own LRU)."""
-    from flask_babel import get_locale
-
     shelf = "pages" if page else "figures"
     cache, size = _CACHES[shelf], _SIZES[shelf]
-    full = (key, request_version(), str(get_locale()))
+    full = _full_key(key)
     with _LOCK:
         if full in cache:
             cache.move_to_end(full)

@@ -85,11 +85,16 @@ def _blank_form() -> FundsForm:
     return form
 
 
+def may_record_funds(project: Project) -> bool:
+    """Does the viewer get the add form and the delete buttons?"""
+    return can("funds.record", project) and not project.is_archived
+
+
 def _summary(project: Project, records: list[FundsRecord], count: int, form: FundsForm | None) -> ProjectFunds:
     """The one builder of ``ProjectFunds``, for the project page's card and the full list:
     the sum and rate from the project, ``records`` (one page of them) out of ``count``, and
     the add form (``form`` as posted, else a blank one) for those who may record."""
-    may = can("funds.record", project) and not project.is_archived
+    may = may_record_funds(project)
     return ProjectFunds(total=project.funds_in_place or Decimal(0), investment=project.contracted_investment,
                         rate=funds_rate(project.funds_in_place, project.contracted_investment),
                         records=records, count=count, can_record=may,

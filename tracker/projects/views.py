@@ -1,6 +1,8 @@
 """Project screens: list, detail, create, edit, archive/restore."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -12,11 +14,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from tracker.audit.models import AuditEntry
 from tracker.auth.models import Role
 from tracker.ceremonies.models import CeremonySigning
-from tracker.core import datacache
+from tracker.core import datacache, pieces
 from tracker.core.forms import mark_required, show_errors, validate_form
 from tracker.core.input import int_arg
 from tracker.core.permissions import can, load, require
 from tracker.extensions import db
+from tracker.funds.views import may_record_funds
 from tracker.projects.choices import fill_form, project_choices
 from tracker.projects.forms import ProjectForm
 from tracker.projects.models import Investor, Project
@@ -24,7 +27,7 @@ from tracker.projects.operations import FieldErrors, StaleEdit, create_project, 
 from tracker.projects.queries import SORTS, ProjectFilters, filter_choices, list_page, rows_key
 from tracker.projects.schemas import ProjectCreate, ProjectUpdate
 from tracker.workflow.models import Attachment
-from tracker.workflow.operations import Conflict
+from tracker.workflow.operations import Conflict, allowed_moves
 from tracker.workflow.panel import stage_panel
 from tracker.workflow.stages import BY_CODE, INITIAL_CODES
 from tracker.workflow.timeline import project_timeline
@@ -55,9 +58,8 @@ def list_projects():
     page, totals = list_page(current_user, filters, choices)
     # The rows' HTML is kept like the rows (a third of the page's time is these 50 rows): the
     # same key, so it changes when they do; the language is part of every cached key.
-    rows_html = datacache.cached(
-        ("rows-html", rows_key(current_user, filters, page.page, page.per_page)),
-        lambda: Markup(render_template("projects/_rows.html", page=page, archived=filters.archived)), page=True)
+    rows_html = pieces.kept(("rows-html", rows_key(current_user, filters, page.page, page.per_page)),
+                            lambda: render_template("projects/_rows.html", page=page, archived=filters.archived))
     return render_template(
         "projects/list.html", page=page, totals=totals, f=filters, choices=choices, sorts=SORTS, rows_html=rows_html,
     )
@@ -65,26 +67,80 @@ def list_projects():
 
 @bp.get("/<int:project_id>")
 def view_project(project_id: int):
-    # What the page shows of the project's relations, loaded with it (not a lazy load each).
-    project = load(Project, project_id, "project.view",
-                   joinedload(Project.investor).joinedload(Investor.source_region), joinedload(Project.industry),
-                   joinedload(Project.platform), joinedload(Project.owner), joinedload(Project.unit),
-                   joinedload(Project.signing).joinedload(CeremonySigning.ceremony),
-                   undefer(Project.has_pending), undefer(Project.has_attachments), undefer(Project.has_increases))
-    # The timeline pages by keyset (?before=<entry id>): cheap however long the history is.
-    before = int_arg(request.args.get("before")) or 0
+    # The data version first: a piece built below from data read after it can only be
+    # newer than its key says, never older (a write committing in between cannot leave an
+    # old piece under the new version).
+    datacache.request_version()
+    page = _Cards(project_id)
+    project = page.load()
+    before = int_arg(request.args.get("before")) or 0  # the history's page
+    cards = {
+        # The stage panel shows each person their own choices (their request, may they decide).
+        "stage": page.piece(("stage", current_user.id), "workflow/_stage_panel.html",
+                             lambda: {"panel": stage_panel(current_user, project)}),
+        "progress": page.piece("progress", "progress/_project_progress.html"),
+        "facts": page.piece("facts", "projects/_facts.html", lambda: {"signing": project.signing}),
+        "records": page.piece(("records", before), "projects/_records.html", lambda: _records(project, before)),
+        "funds": page.piece("funds", "funds/_project_funds.html", dict, may_record_funds(project)),
+        "aside": page.piece("aside", "projects/_aside.html"),
+    }
+    may_request = not project.has_pending and bool(allowed_moves(current_user, project))
+    return render_template("projects/detail.html", project=project, cards=cards, may_request=may_request)
+
+
+class _Cards:
+    """The project page's cards whose HTML depends on the project, the data and the viewer's
+    scope only (and ``also``: what else of the viewer a card shows, e.g. may they record
+    funds; the stage panel is kept per person), kept until the data changes (core.pieces),
+    like the list's rows; the header is rendered on every view. A card built anew reads
+    the project's relations first, all in one statement (not a lazy load each), and
+    ``context()``: what else it shows."""
+
+    RELATIONS = (joinedload(Project.investor).joinedload(Investor.source_region), joinedload(Project.industry),
+                 joinedload(Project.platform), joinedload(Project.owner),
+                 joinedload(Project.signing).joinedload(CeremonySigning.ceremony),
+                 undefer(Project.has_attachments), undefer(Project.has_increases))
+
+    def __init__(self, project_id: int):
+        self.project_id, self.related = project_id, False
+
+    def key(self, name: object, *also: object) -> tuple:
+        return ("project-page", self.project_id, name, datacache.scope_key(current_user), *also)
+
+    def load(self) -> Project:
+        """The project (404/403 as ``load`` answers), with its relations when the cards will
+        be built (the first view since the data changed): one statement either way."""
+        self.related = not pieces.has(self.key("facts"))
+        self.project = load(Project, self.project_id, "project.view", joinedload(Project.unit),
+                            undefer(Project.has_pending), *(self.RELATIONS if self.related else ()))
+        return self.project
+
+    def piece(self, name: object, template: str, context: Callable[[], dict] = dict, *also: object) -> Markup:
+        return pieces.kept(self.key(name, *also),
+                           lambda: render_template(template, project=self._related(), **context()))
+
+    def _related(self) -> Project:
+        if not self.related:  # fills in the relations of the project already loaded
+            db.session.execute(
+                select(Project).options(*self.RELATIONS).where(Project.id == self.project_id)).unique().all()
+            self.related = True
+        return self.project
+
+
+def _records(project: Project, before: int) -> dict:
+    """The records piece's data: a page of the change history (newest first, keyset by entry
+    id: cheap however long the history is) and the evidence files."""
     q = select(AuditEntry).options(joinedload(AuditEntry.actor)).where(AuditEntry.project_id == project.id)
     if before:
         q = q.where(AuditEntry.id < before)
     history = db.session.execute(q.order_by(AuditEntry.id.desc()).limit(HISTORY_PER_PAGE + 1)).scalars().all()
-    older = history[HISTORY_PER_PAGE - 1].id if len(history) > HISTORY_PER_PAGE else None
     attachments = db.session.execute(
         select(Attachment).options(joinedload(Attachment.uploaded_by), joinedload(Attachment.request))
         .where(Attachment.project_id == project.id).order_by(Attachment.id.desc()).limit(MAX_ATTACHMENTS_SHOWN)
     ).scalars().all() if project.has_attachments else []
-    return render_template("projects/detail.html", project=project, signing=project.signing, attachments=attachments,
-                           panel=stage_panel(current_user, project), timeline=project_timeline(history[:HISTORY_PER_PAGE]),
-                           history_older=older, history_before=before)
+    return {"timeline": project_timeline(history[:HISTORY_PER_PAGE]), "attachments": attachments,
+            "history_older": history[HISTORY_PER_PAGE - 1].id if len(history) > HISTORY_PER_PAGE else None,
+            "history_before": before}
 
 
 def _prepare(form: ProjectForm, project: Project | None) -> dict:
