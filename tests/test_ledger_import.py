@@ -78,6 +78,24 @@ def test_yi_header_converts_to_wan(db, ref, staff):
     assert values["全角项目"].contracted_investment == Decimal("125000.00")
 
 
+def test_a_unit_in_the_cell_wins_over_the_header(db, ref, staff):
+    """Cells read by the same rule as the project form (projects.schemas.amount_in_wan): "5.2亿"
+    under a 万元 header, "3,000万" under a 亿元 one; a unit with no figure is an error on its cell."""
+    lines = ["项目名称,投资方,来源地,产业,协议投资额（万元）,签约日期",
+             "写亿项目,丙公司,江苏,新能源,5.2亿,2024/12/20", "写万项目,丁公司,江苏,新能源,\"3,000万元\",2024-12-01",
+             "只写单位,戊公司,江苏,新能源,万,2024-12-01"]
+    plan = plan_import(staff, "a.csv", _csv(lines, "bom"))
+    values = {o.name: o.values for o in plan.outcomes if o.values is not None}
+    assert values["写亿项目"].contracted_investment == Decimal("52000.00")
+    assert values["写万项目"].contracted_investment == Decimal("3000.00")
+    assert not plan.ok and [(e[1], "请输入数字" in e[2]) for e in plan.errors] == [("协议投资额", True)], plan.errors
+    lines[0] = lines[0].replace("（万元）", "（亿元）")
+    plan = plan_import(staff, "b.csv", _csv(lines[:3], "bom"))
+    values = {o.name: o.values for o in plan.outcomes}
+    assert values["写亿项目"].contracted_investment == Decimal("52000.00")
+    assert values["写万项目"].contracted_investment == Decimal("3000.00")
+
+
 def _titled_workbook() -> bytes:
     """Two title rows, then a header over two rows: 项目名称 etc. merged down, 投资情况 merged
     across its sub-headers "协议投资额（亿元）" and "到位资金（万元）"."""

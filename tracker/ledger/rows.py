@@ -80,15 +80,6 @@ def _flag(text: str) -> bool:
     raise Problem(_("请填“是”或“否”。"))
 
 
-def _money(text: str, header_unit: str | None) -> tuple[str, str | None]:
-    """The amount's digits and its unit: "5.2亿" carries its own, else the header's."""
-    value = fold_width(text).replace(" ", "")
-    for suffix, unit in (("亿元", "yi"), ("万元", "wan"), ("亿", "yi"), ("万", "wan")):
-        if value.endswith(suffix):
-            return value[: -len(suffix)], unit
-    return value, header_unit
-
-
 def is_blank_or_total(values: list[Any]) -> bool:
     texts = [cell_text(v) for v in values]
     if not any(texts):
@@ -139,11 +130,12 @@ def _take(row: LedgerRow, key: str, kind: str, raw: Any, text: str, unit: str | 
         row.data[key] = _flag(text)
         return
     if kind == "money":
+        # As typed: the input layer reads "5.2亿" / "3,000万" (projects.schemas.amount_in_wan),
+        # a unit in the cell winning over the one in the column's header.
         if text:
-            amount, money_unit = _money(text, unit)
-            row.data[key] = amount
-            if money_unit:
-                row.data[f"{key}_unit"] = money_unit
+            row.data[key] = text
+            if unit:
+                row.data[f"{key}_unit"] = unit
         return
     if kind == "date":
         row.data[key] = raw if isinstance(raw, date) else (text or None)

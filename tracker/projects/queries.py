@@ -25,6 +25,7 @@ from tracker.progress.lights import lit_condition
 from tracker.projects.models import Industry, Investor, Project, SourceRegion
 from tracker.projects.schemas import SIZE_BAND_CODES, SORT_CODES
 from tracker.projects.search import matching_projects
+from tracker.workflow import models as _workflow_models  # noqa: F401  (Project.has_pending, used below)
 from tracker.workflow.stages import CODES, MAIN_CODES
 
 # Size bands (万元): 10亿元以上, 50亿元以上, 百亿级.
