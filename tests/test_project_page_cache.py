@@ -115,7 +115,7 @@ def test_kept_forms_carry_each_viewers_own_token(app, db, ref, viewers):
     db.session.commit()
     datacache.clear()
     staff_html = _page(staff_browser, project)
-    assert pieces.has(("project-page", project.id, "facts", ref.huangyan.id))
+    assert pieces.has(("project-page", project.id, "facts", ref.huangyan.id), shelf="cards")
     manager_html = _page(manager_browser, project)
     staff_tokens, manager_tokens = set(TOKEN.findall(staff_html)), set(TOKEN.findall(manager_html))
     assert staff_tokens and manager_tokens and not staff_tokens & manager_tokens

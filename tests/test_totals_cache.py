@@ -156,7 +156,8 @@ def test_the_version_moves_at_commit_not_before(app, db, ref):
 
 def test_paging_never_pushes_a_figure_out(app, db):
     """Pages (one entry per page of a list or of the API) have an LRU of their own: a program
-    paging through thousands of pages leaves the costly figures in place."""
+    paging through thousands of pages leaves the costly figures in place; the cards of
+    project pages have another: browsing many projects leaves the list pages in place."""
     built = []
 
     def figure():
@@ -166,8 +167,14 @@ def test_paging_never_pushes_a_figure_out(app, db):
     with app.test_request_context():
         datacache.clear()
         datacache.cached(("a figure",), figure)
+        datacache.cached(("a list page",), lambda: "rows", shelf="pages")
         for n in range(2000):
-            datacache.cached(("a page", n), lambda n=n: n, page=True)
+            datacache.cached(("a page", n), lambda n=n: n, shelf="pages")
+            datacache.cached(("a project's card", n), lambda n=n: n, shelf="cards")
         assert datacache.cached(("a figure",), figure) == 42
         assert built == [1]
-        assert datacache.cached(("a page", 0), lambda: "read again", page=True) == "read again"  # pushed out
+        assert datacache.cached(("a page", 0), lambda: "read again", shelf="pages") == "read again"  # pushed out
+        datacache.cached(("a list page",), lambda: "rows", shelf="pages")
+        for n in range(2000):  # browsing many projects' pages pushes no list page out
+            datacache.cached(("a project's card", n + 2000), lambda n=n: n, shelf="cards")
+        assert datacache.cached(("a list page",), lambda: "read again", shelf="pages") == "rows"

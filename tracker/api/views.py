@@ -199,7 +199,7 @@ def list_projects():
     # it depends on the scope, the filters and the page (past the last one: the last one),
     # nothing else of the caller.
     key = rows_key(current_user, filters, capped_page(current_user, filters, per_page), per_page)
-    return jsonify(datacache.cached(("api-projects", key), lambda: _project_list_body(filters, per_page), page=True))
+    return jsonify(datacache.cached(("api-projects", key), lambda: _project_list_body(filters, per_page), shelf="pages"))
 
 
 def _project_list_body(filters: ProjectFilters, per_page: int) -> dict[str, Any]:

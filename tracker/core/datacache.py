@@ -21,10 +21,11 @@ from sqlalchemy import func, select
 from tracker.core.formatting import today_local
 from tracker.extensions import db
 
-# Two LRUs: costly figures (totals, dashboards, filter choices), and pages (one entry per
-# page of a list or of the API, as people and programs page through them), so that paging
-# through thousands of pages never pushes a figure out.
-_SIZES = {"figures": 256, "pages": 512}
+# Three LRUs: costly figures (totals, dashboards, filter choices); pages (one entry per page
+# of a list or of the API, as people and programs page through them); and the cards of
+# record pages (six a project page: browsing many projects must not push the lists out). So
+# paging through thousands of pages never pushes a figure out.
+_SIZES = {"figures": 256, "pages": 512, "cards": 1536}
 _CACHES: dict[str, OrderedDict[Any, Any]] = {shelf: OrderedDict() for shelf in _SIZES}
 _LOCK = threading.Lock()
 
@@ -67,18 +68,17 @@ def _full_key(key: Any) -> tuple:
     return (key, request_version(), str(get_locale()))
 
 
-def has(key: Any, *, page: bool = False) -> bool:
+def has(key: Any, *, shelf: str = "figures") -> bool:
     """Is ``key``'s value kept at the current data version (a view choosing how much to
     read)? A hint only: it may be pushed out before it is asked for."""
     full = _full_key(key)
     with _LOCK:
-        return full in _CACHES["pages" if page else "figures"]
+        return full in _CACHES[shelf]
 
 
-def cached(key: Any, build: Callable[[], Any], *, page: bool = False) -> Any:
+def cached(key: Any, build: Callable[[], Any], *, shelf: str = "figures") -> Any:
     """``build()``'s value for ``key`` at the current data version (and UI language: labels
-    in figures are names in it); ``page`` for one page of a list (kept in its own LRU)."""
-    shelf = "pages" if page else "figures"
+    in figures are names in it), on ``shelf`` (one of the LRUs above)."""
     cache, size = _CACHES[shelf], _SIZES[shelf]
     full = _full_key(key)
     with _LOCK:

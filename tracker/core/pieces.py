@@ -24,9 +24,10 @@ def csrf_token() -> str:
     return _PLACEHOLDER if g.get("_building_piece") else generate_csrf()
 
 
-def kept(key: Any, render: Callable[[], str]) -> Markup:
+def kept(key: Any, render: Callable[[], str], *, shelf: str = "pages") -> Markup:
     """``render()``'s HTML for ``key`` at the current data version (and language), with this
-    viewer's CSRF token in its forms."""
+    viewer's CSRF token in its forms; ``shelf``: "pages" for a list's page, "cards" for the
+    parts of a record's page (datacache's LRUs)."""
     def build() -> Markup:
         outer = g.get("_building_piece", False)
         g._building_piece = True
@@ -35,13 +36,13 @@ def kept(key: Any, render: Callable[[], str]) -> Markup:
         finally:
             g._building_piece = outer
 
-    html = datacache.cached(key, build, page=True)
+    html = datacache.cached(key, build, shelf=shelf)
     return Markup(html.replace(_PLACEHOLDER, generate_csrf())) if _PLACEHOLDER in html else html
 
 
-def has(key: Any) -> bool:
+def has(key: Any, *, shelf: str = "pages") -> bool:
     """Is ``key``'s part kept (``datacache.has``)?"""
-    return datacache.has(key, page=True)
+    return datacache.has(key, shelf=shelf)
 
 
 def init_app(app: Any) -> None:

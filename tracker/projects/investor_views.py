@@ -190,7 +190,7 @@ def investor_page(user, f: InvestorFilters, per_page: int = PER_PAGE) -> tuple[P
     totals = datacache.cached(("investor-totals", key), lambda: _totals(user, f))
     page_no = min(f.page, max(1, -(-totals.count // per_page)))
     items = datacache.cached(("investor-rows", key, f.sort, page_no, per_page),
-                             lambda: _rows(user, f, page_no, per_page), page=True)
+                             lambda: _rows(user, f, page_no, per_page), shelf="pages")
     return Page(items=list(items), page=page_no, per_page=per_page, total=totals.count), totals
 
 

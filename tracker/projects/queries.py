@@ -314,7 +314,7 @@ def list_page(user, f: ProjectFilters, reference: dict[str, list], per_page: int
     # a renamed industry: every change is audited, and lights follow the day): the list, its
     # next page and the way back to it cost no query while nothing changed.
     items = datacache.cached(("rows", rows_key(user, f, page_no, per_page)),
-                             lambda: page_rows(conds, f.sort, page_no, per_page, reference), page=True)
+                             lambda: page_rows(conds, f.sort, page_no, per_page, reference), shelf="pages")
     return Page(items=list(items), page=page_no, per_page=per_page, total=totals.rows), totals
 
 

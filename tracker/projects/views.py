@@ -110,14 +110,14 @@ class _Cards:
     def load(self) -> Project:
         """The project (404/403 as ``load`` answers), with its relations when the cards will
         be built (the first view since the data changed): one statement either way."""
-        self.related = not pieces.has(self.key("facts"))
+        self.related = not pieces.has(self.key("facts"), shelf="cards")
         self.project = load(Project, self.project_id, "project.view", joinedload(Project.unit),
                             undefer(Project.has_pending), *(self.RELATIONS if self.related else ()))
         return self.project
 
     def piece(self, name: object, template: str, context: Callable[[], dict] = dict, *also: object) -> Markup:
         return pieces.kept(self.key(name, *also),
-                           lambda: render_template(template, project=self._related(), **context()))
+                           lambda: render_template(template, project=self._related(), **context()), shelf="cards")
 
     def _related(self) -> Project:
         if not self.related:  # fills in the relations of the project already loaded
