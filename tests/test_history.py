@@ -176,7 +176,7 @@ def test_new_investor_history_names_its_region(client, login_as, ref, db):
     history = _history_section(page)
     assert "登记投资方" in history and "台州市内" in history and "黄岩区" in history
     assert "测" * 79 + "…" in history and "测" * 81 not in history
-    assert str(ref.region_local.id) + "<" not in history
+    assert f"</span>{ref.region_local.id}</li>" not in history  # the region's name, never its id
 
 
 def test_investor_page_queries_do_not_grow_with_its_history(client, login_as, ref, db):

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from tests.factories import make_project, make_user, sign_in, uscc
+from tracker.auth.operations import update_user
 from tracker.core import datacache, pieces
 from tracker.funds.operations import add_funds, remove_funds
 from tracker.projects.investor_operations import update_investor
@@ -153,3 +154,49 @@ def test_the_stage_panel_is_each_persons_own(db, ref, viewers):
     assert _same(_page(staff_browser, project)) == _same(own)
     assert _same(_page(manager_browser, project)) == _same(deciding)
     assert _same(_page(leader_browser, project)) == _same(reading)
+
+
+def test_a_role_change_changes_the_panel(app, db, ref, viewers):
+    """A manager made staff (who signs in again) no longer gets the decision form (the panel
+    is kept per person and role; the change's audit entry also makes a new data version)."""
+    (staff, _), (manager, manager_browser), _ = viewers
+    project = make_project(unit=ref.huangyan, stage="signed")
+    db.session.commit()
+    wf.request_move(staff, project, to_stage="registered", actual_date="2024-06-01",
+                    values={"company_uscc": uscc(), "registered_capital": "5000"})
+    db.session.commit()
+    assert "驳回" in _page(manager_browser, project)
+    update_user(make_user("admin", ref.city), manager, display_name=manager.display_name, role="staff",
+                unit=ref.huangyan)
+    db.session.commit()
+    sign_in(manager_browser, manager)  # a changed role ends the user's sessions
+    db.session.commit()
+    assert "驳回" not in _page(manager_browser, project)
+
+
+def test_each_language_has_its_cards(client, db, ref, viewers):
+    (_staff, browser), _, _ = viewers
+    project = make_project(unit=ref.huangyan, stage="signed")
+    db.session.commit()
+    assert "进度与亮灯" in _page(browser, project)
+    assert browser.post("/language/en", data={"next": f"/projects/{project.id}"}).status_code in (302, 303)
+    english = _page(browser, project)
+    assert "Progress and lights" in english and "进度与亮灯" not in english
+
+
+def test_older_history_pages_are_not_kept(db, ref, viewers):
+    """``?before=`` takes any number: its pages are rendered, not kept (a crawler cannot fill
+    the shelf with them)."""
+    (staff, browser), _, _ = viewers
+    project = make_project(unit=ref.huangyan, stage="signed")
+    inv = project.investor
+    investor = {"name": inv.name, "uscc": inv.uscc, "source_region_id": inv.source_region_id, "country": inv.country}
+    for i in range(3):
+        update_project(staff, project, {"content": f"第{i}版"}, investor, project.version_id)
+    db.session.commit()
+    datacache.clear()
+    html = browser.get(f"/projects/{project.id}?before=999999999").get_data(as_text=True)
+    assert "第2版" in html
+    assert not pieces.has(("project-page", project.id, "records", ref.huangyan.id), shelf="cards")
+    _page(browser, project)
+    assert pieces.has(("project-page", project.id, "records", ref.huangyan.id), shelf="cards")

@@ -67,22 +67,24 @@ def list_projects():
 
 @bp.get("/<int:project_id>")
 def view_project(project_id: int):
-    # The data version first: a piece built below from data read after it can only be
-    # newer than its key says, never older (a write committing in between cannot leave an
-    # old piece under the new version).
+    # The data version first: a card built below from data read after it can only be newer
+    # than its key says, never older (a write committing in between cannot leave an old card
+    # under the new version). The user was read before it: what a card shows of the user
+    # (scope, role, may they record funds) is in its key, so a key and its card always agree.
     datacache.request_version()
     page = _Cards(project_id)
     project = page.load()
-    before = int_arg(request.args.get("before")) or 0  # the history's page
+    before = int_arg(request.args.get("before")) or 0  # the history's page: only the newest is kept
     cards = {
         # The stage panel shows each person their own choices (their request, may they decide).
-        "stage": page.piece(("stage", current_user.id), "workflow/_stage_panel.html",
-                             lambda: {"panel": stage_panel(current_user, project)}),
+        "stage": page.piece("stage", "workflow/_stage_panel.html", lambda: {"panel": stage_panel(current_user, project)},
+                            also=(current_user.id, current_user.role)),
         "progress": page.piece("progress", "progress/_project_progress.html"),
-        "facts": page.piece("facts", "projects/_facts.html", lambda: {"signing": project.signing}),
-        "records": page.piece(("records", before), "projects/_records.html", lambda: _records(project, before)),
-        "funds": page.piece("funds", "funds/_project_funds.html", dict, may_record_funds(project)),
-        "aside": page.piece("aside", "projects/_aside.html"),
+        "facts": page.piece("facts", "projects/_facts.html", lambda: {"signing": project.signing}, related=True),
+        "records": page.piece("records", "projects/_records.html", lambda: _records(project, before), related=True,
+                              keep=not before),
+        "funds": page.piece("funds", "funds/_project_funds.html", also=(may_record_funds(project),)),
+        "aside": page.piece("aside", "projects/_aside.html", related=True),
     }
     may_request = not project.has_pending and bool(allowed_moves(current_user, project))
     return render_template("projects/detail.html", project=project, cards=cards, may_request=may_request)
@@ -90,11 +92,11 @@ def view_project(project_id: int):
 
 class _Cards:
     """The project page's cards whose HTML depends on the project, the data and the viewer's
-    scope only (and ``also``: what else of the viewer a card shows, e.g. may they record
-    funds; the stage panel is kept per person), kept until the data changes (core.pieces),
-    like the list's rows; the header is rendered on every view. A card built anew reads
-    the project's relations first, all in one statement (not a lazy load each), and
-    ``context()``: what else it shows."""
+    scope only (and ``also``: what else of the viewer a card shows: may they record funds;
+    the stage panel is kept per person), kept until the data changes (core.pieces), like the
+    list's rows; the header is rendered on every view. A card built anew that shows the
+    project's relations (``related``) reads them first, all in one statement (not a lazy
+    load each), then ``context()``: what else it shows."""
 
     RELATIONS = (joinedload(Project.investor).joinedload(Investor.source_region), joinedload(Project.industry),
                  joinedload(Project.platform), joinedload(Project.owner),
@@ -104,20 +106,23 @@ class _Cards:
     def __init__(self, project_id: int):
         self.project_id, self.related = project_id, False
 
-    def key(self, name: object, *also: object) -> tuple:
+    def key(self, name: str, also: tuple = ()) -> tuple:
         return ("project-page", self.project_id, name, datacache.scope_key(current_user), *also)
 
     def load(self) -> Project:
-        """The project (404/403 as ``load`` answers), with its relations when the cards will
-        be built (the first view since the data changed): one statement either way."""
+        """The project (404/403 as ``load`` answers), with its relations when the cards that
+        show them will be built (the first view since the data changed): one statement."""
         self.related = not pieces.has(self.key("facts"), shelf="cards")
         self.project = load(Project, self.project_id, "project.view", joinedload(Project.unit),
                             undefer(Project.has_pending), *(self.RELATIONS if self.related else ()))
         return self.project
 
-    def piece(self, name: object, template: str, context: Callable[[], dict] = dict, *also: object) -> Markup:
-        return pieces.kept(self.key(name, *also),
-                           lambda: render_template(template, project=self._related(), **context()), shelf="cards")
+    def piece(self, name: str, template: str, context: Callable[[], dict] = dict, *, also: tuple = (),
+              related: bool = False, keep: bool = True) -> Markup:
+        def render() -> str:
+            return render_template(template, project=self._related() if related else self.project, **context())
+
+        return pieces.kept(self.key(name, also), render, shelf="cards") if keep else Markup(render())
 
     def _related(self) -> Project:
         if not self.related:  # fills in the relations of the project already loaded
