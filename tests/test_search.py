@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from tests.factories import make_user
 from tracker.core import datacache
@@ -41,7 +41,11 @@ def found(app, db, ref):
 @pytest.mark.parametrize("q,names", [
     ("新能源", {"年产10万套新能源汽车零部件项目"}),  # inside a project name
     ("吉利控股", {"年产10万套新能源汽车零部件项目"}),  # its investor's name
-    ("电池", {"固态电池项目"}),  # two characters: below a trigram, a plain substring match
+    ("电池", {"固态电池项目"}),  # two characters: below a trigram, the pairs index
+    ("吉利", {"年产10万套新能源汽车零部件项目"}), ("二期", {"Smart Factory 二期"}),  # the investor's; at the end
+    ("sM", {"Smart Factory 二期"}), ("0%", {"Smart Factory 二期"}), ("E_", {"Smart Factory 二期"}),
+    ("_R", {"Smart Factory 二期"}), ("%%", set()), ("__", set()), ('""', set()),
+    ("池", {"固态电池项目"}), ("%", {"Smart Factory 二期"}),  # one character: a plain substring match
     ("项目", {"年产10万套新能源汽车零部件项目", "固态电池项目", '引号"测试"项目'}),
     ("smart factory", {"Smart Factory 二期"}),  # ASCII case-insensitive, as LIKE is
     ("100%", {"Smart Factory 二期"}),  # % and _ are text, not wildcards
@@ -64,6 +68,56 @@ def test_renames_are_found_under_the_new_name(db, ref, found):
     db.session.commit()
     assert found("固态电池") == set() and found("钠离子储能") == {"钠离子储能项目"}
     assert found("吉利控股") == set() and found("吉利汽车集团") == {"年产10万套新能源汽车零部件项目"}
+    assert found("电池") == set() and found("储能") == {"钠离子储能项目"}  # two characters
+    assert found("控股") == set() and found("吉利") == {"年产10万套新能源汽车零部件项目"}
+
+
+def _pairs_kept(db) -> dict[int, set[str]]:
+    rows = db.session.execute(text("SELECT id, gram FROM project_name_gram")).all()
+    kept: dict[int, set[str]] = {}
+    for pid, gram in rows:
+        kept.setdefault(pid, set()).add(gram)
+    return kept
+
+
+def _pairs_of(name: str) -> set[str]:
+    low = name.lower()  # the names here: ASCII and CJK, lower-cased alike by both databases
+    return {low[i:i + 2] for i in range(len(low) - 1)}
+
+
+def test_pairs_follow_every_write(db, ref, found):
+    """The gram table, kept by triggers, holds exactly each name's pairs after a create, a
+    rename to a name sharing some pairs, and a delete."""
+    staff, found = found
+    project = db.session.execute(select(Project).where(Project.name == "固态电池项目")).scalar_one()
+    update_project(staff, project, {"name": "固态锂电池二期项目"}, _investor(ref, "宁德时代"), project.version_id)
+    db.session.commit()
+    other = db.session.execute(select(Project).where(Project.name.like("引号%"))).scalar_one()
+    other_id = other.id
+    db.session.delete(other)
+    db.session.commit()
+    names = dict(db.session.execute(select(Project.id, Project.name)).all())
+    assert other_id not in names
+    assert _pairs_kept(db) == {pid: _pairs_of(name) for pid, name in names.items() if len(name) > 1}
+
+
+def test_two_characters_are_looked_up_in_the_index(db, found):
+    """The two-character condition reads the gram tables' keys (PostgreSQL: with sequential
+    scans ruled out), for the project and the investor side."""
+    from tracker.projects.search import matching_projects
+
+    query = select(Project.id).where(matching_projects("电池"))
+    compiled = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(db.session.execute(text(f"EXPLAIN {compiled}")).scalars())
+        assert "project_name_gram_pkey" in plan and "investor_name_gram_pkey" in plan, plan
+    else:
+        rows = db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
+        plan = "\n".join(row[-1] for row in rows)
+        assert "project_name_gram USING PRIMARY KEY" in plan and "investor_name_gram USING PRIMARY KEY" in plan, plan
+        assert "SCAN project" not in plan.replace("SCAN project_name_gram", ""), plan
+    db.session.rollback()
 
 
 def test_another_units_projects_are_not_found(db, ref, found):

@@ -4,30 +4,43 @@ PostgreSQL: ``pg_trgm`` GIN indexes on the names answer ``ILIKE '%…%'`` direct
 insensitive for Latin letters, as SQLite's LIKE and FTS5 trigram are: "smart" finds "Smart"). SQLite:
 FTS5 tables with the trigram tokenizer (``project_name_fts``, ``investor_name_fts``, kept in
 step with the base tables by triggers: see the migration) answer a phrase query. A keyword
-shorter than a trigram (1–2 characters) cannot use either index: it is a plain LIKE, as
-before. The project side and the investor side are separate indexed lookups joined by
+of two characters (电池, 吉利: common in Chinese) is below a trigram: it is looked up among
+each name's pairs of neighbouring characters instead (``project_name_gram`` and
+``investor_name_gram``, kept by triggers on both databases: see the migration), which is
+exactly "contains" for two characters. A single character reads every
+name (a plain LIKE). The project side and the investor side are separate indexed lookups joined by
 UNION: an OR across the two tables would make both databases scan the project table.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import column, select, table, union
+from sqlalchemy import Text, cast, column, func, select, table, union
 
 from tracker.extensions import db
 from tracker.projects.models import Investor, Project
 
 FTS_TABLES = ("project_name_fts", "investor_name_fts")
+SEARCH_TABLES = (*FTS_TABLES, "project_name_gram", "investor_name_gram", "search_seq")
 
 
 def is_search_table(name: str) -> bool:
-    """SQLite's FTS5 tables and their shadow tables (``…_fts_data`` and so on): made by the
-    migration, outside the models' metadata (schema comparisons skip them)."""
-    return name.startswith(FTS_TABLES)
+    """The keyword tables (SQLite's FTS5 with their shadow tables ``…_fts_data`` and so on,
+    both databases' gram tables, SQLite's table of numbers): made by the migrations, outside
+    the models' metadata (schema comparisons skip them)."""
+    return name.startswith(SEARCH_TABLES)
 
 
 _project_fts = table("project_name_fts", column("rowid"), column("project_name_fts"))
 _investor_fts = table("investor_name_fts", column("rowid"), column("investor_name_fts"))
+_project_gram = table("project_name_gram", column("gram"), column("id"))
+_investor_gram = table("investor_name_gram", column("gram"), column("id"))
+
+
+def _with_pair(grams: Any, q: str) -> Any:
+    """The ids of the rows whose name has the two characters ``q`` side by side (case-
+    insensitive as LIKE is: lower() on both sides, in the database)."""
+    return select(grams.c.id).where(grams.c.gram == func.lower(cast(q, Text)))
 
 
 def _phrase(q: str) -> str:
@@ -42,6 +55,9 @@ def matching_projects(q: str) -> Any:
         by_name = select(_project_fts.c.rowid).where(_project_fts.c.project_name_fts.op("MATCH")(phrase))
         by_investor = select(Project.id).where(Project.investor_id.in_(
             select(_investor_fts.c.rowid).where(_investor_fts.c.investor_name_fts.op("MATCH")(phrase))))
+    elif len(q) == 2:
+        by_name = _with_pair(_project_gram, q)
+        by_investor = select(Project.id).where(Project.investor_id.in_(_with_pair(_investor_gram, q)))
     else:
         by_name = select(Project.id).where(Project.name.icontains(q, autoescape=True))
         by_investor = select(Project.id).where(Project.investor_id.in_(
