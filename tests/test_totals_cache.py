@@ -10,7 +10,7 @@ import pytest
 from flask_login import login_user
 from sqlalchemy import and_
 
-from tests.factories import make_project, make_user, uscc
+from tests.factories import make_project, make_user, sign_in, uscc
 from tracker.api.schemas import ApiError
 from tracker.api.views import list_projects as api_list_projects
 from tracker.core import datacache
@@ -178,3 +178,27 @@ def test_paging_never_pushes_a_figure_out(app, db):
         for n in range(2000):  # browsing many projects' pages pushes no list page out
             datacache.cached(("a project's card", n + 2000), lambda n=n: n, shelf="cards")
         assert datacache.cached(("a list page",), lambda: "read again", shelf="pages") == "rows"
+
+
+def test_the_kept_list_body_offers_each_role_its_own_buttons(app, client, db, ref):
+    """The list's body is kept per scope, filters and role: the Huangyan manager's archive
+    button never reaches the Huangyan staff member viewing the same list after them, nor the
+    new-project button the city's leader; a new project shows on everyone's next view."""
+    make_project(unit=ref.huangyan, name="按钮测试项目")
+    people = [make_user("manager", ref.huangyan), make_user("staff", ref.huangyan), make_user("leader", ref.city)]
+    browsers = [client, app.test_client(), app.test_client()]
+    for who, browser in zip(people, browsers, strict=True):
+        sign_in(browser, who)
+    db.session.commit()
+    datacache.clear()
+    pages = [browser.get("/projects/").get_data(as_text=True) for browser in browsers]
+    assert all("按钮测试项目" in page for page in pages)
+    archive, new = "archived=1", "/projects/new"
+    assert [archive in page for page in pages] == [True, False, False]
+    assert [new in page for page in pages] == [True, True, False]
+    assert all("导出台账" in page for page in pages)
+    for browser in browsers[1:]:  # the same again, kept this time: still each role's own
+        assert archive not in browser.get("/projects/").get_data(as_text=True)
+    create_project(people[1], _values(ref, "按钮测试新项目"), _investor(ref), "signed")
+    db.session.commit()
+    assert all("按钮测试新项目" in browser.get("/projects/").get_data(as_text=True) for browser in browsers)

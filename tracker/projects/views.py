@@ -35,6 +35,7 @@ from tracker.workflow.timeline import project_timeline
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 
 HISTORY_PER_PAGE = 30
+LIST_PER_PAGE = 50
 MAX_ATTACHMENTS_SHOWN = 200  # evidence scans per project; far more than a real project has
 
 
@@ -54,15 +55,19 @@ def list_projects():
     filters = ProjectFilters.from_args(request.args)
     if filters.archived and not can("project.archive"):
         filters.archived = False
+    # The body (buttons, filters, totals, rows, pager) is kept like the rows it shows, until the
+    # data changes: per scope, filters, sort and page (rows_key) and role (the buttons it
+    # offers; the language is part of every cached key). Only the frame (base.html: the
+    # user's name, the badges) is rendered on every view.
+    key = ("list-body", rows_key(current_user, filters, filters.page, LIST_PER_PAGE), current_user.role)
+    return render_template("projects/list.html", body=pieces.kept(key, lambda: _list_body(filters)))
+
+
+def _list_body(filters: ProjectFilters) -> str:
     choices = filter_choices(current_user)
-    page, totals = list_page(current_user, filters, choices)
-    # The rows' HTML is kept like the rows (a third of the page's time is these 50 rows): the
-    # same key, so it changes when they do; the language is part of every cached key.
-    rows_html = pieces.kept(("rows-html", rows_key(current_user, filters, page.page, page.per_page)),
-                            lambda: render_template("projects/_rows.html", page=page, archived=filters.archived))
-    return render_template(
-        "projects/list.html", page=page, totals=totals, f=filters, choices=choices, sorts=SORTS, rows_html=rows_html,
-    )
+    page, totals = list_page(current_user, filters, choices, per_page=LIST_PER_PAGE)
+    return render_template("projects/_list_body.html", page=page, totals=totals, f=filters, choices=choices,
+                           sorts=SORTS, archived=filters.archived)
 
 
 @bp.get("/<int:project_id>")
