@@ -202,3 +202,18 @@ def test_the_kept_list_body_offers_each_role_its_own_buttons(app, client, db, re
     create_project(people[1], _values(ref, "按钮测试新项目"), _investor(ref), "signed")
     db.session.commit()
     assert all("按钮测试新项目" in browser.get("/projects/").get_data(as_text=True) for browser in browsers)
+
+
+def test_pages_past_the_last_share_the_last_pages_body(app, client, db, ref):
+    """?page=N past the last page shows the last page and keeps no body of its own: links to
+    made-up pages cannot fill the shelf of kept pages."""
+    make_project(unit=ref.huangyan, name="页码测试项目")
+    sign_in(client, make_user("staff", ref.huangyan))
+    db.session.commit()
+    datacache.clear()
+    first = client.get("/projects/").get_data(as_text=True)
+    kept = len(datacache._CACHES["pages"])
+    for n in (2, 999, 100000):
+        page = client.get(f"/projects/?page={n}").get_data(as_text=True)
+        assert "页码测试项目" in page and page.count("<tr") == first.count("<tr")
+    assert len(datacache._CACHES["pages"]) == kept

@@ -24,8 +24,12 @@ TABLES = ("project", "investor")
 SEQ_MAX = 1000
 
 
-def _table(grams: str) -> str:
-    return f"CREATE TABLE {grams} (gram VARCHAR(2) NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (gram, id))"
+def _table(grams: str, suffix: str = "") -> list[str]:
+    """The pairs by pair (the lookup) and by row (a rename or delete drops the row's pairs by
+    its id, not by recomputing the old name's pairs, which a new lower() could compute
+    otherwise)."""
+    return [f"CREATE TABLE {grams} (gram VARCHAR(2) NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (gram, id)){suffix}",
+            f"CREATE INDEX ix_{grams}_id ON {grams} (id)"]
 
 
 # Lower-cased as the LIKE of projects.search compares (lower() on both sides, in the database).
@@ -39,12 +43,15 @@ $$
 def _pg(name: str) -> list[str]:
     grams = f"{name}_name_gram"
     return [
-        _table(grams),
+        # No write may slip between the fill and the trigger (the lock lasts the migration's
+        # transaction; reads go on).
+        f"LOCK TABLE {name} IN SHARE MODE",
+        *_table(grams),
         f"INSERT INTO {grams}(gram, id) SELECT search_pairs(name), id FROM {name}",
         f"""CREATE FUNCTION {grams}_sync() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP <> 'INSERT' THEN
-    DELETE FROM {grams} WHERE id = OLD.id AND gram IN (SELECT search_pairs(OLD.name));
+    DELETE FROM {grams} WHERE id = OLD.id;
   END IF;
   IF TG_OP <> 'DELETE' THEN
     INSERT INTO {grams}(gram, id) SELECT search_pairs(NEW.name), NEW.id ON CONFLICT DO NOTHING;
@@ -67,10 +74,9 @@ def _sqlite(name: str) -> list[str]:
     def pairs(row: str) -> str:
         return f"SELECT lower(substr({row}.name, n, 2)), {row}.id FROM search_seq WHERE n < length({row}.name)"
 
-    drop_old = (f"DELETE FROM {grams} WHERE id = old.id AND gram IN "
-                f"(SELECT lower(substr(old.name, n, 2)) FROM search_seq WHERE n < length(old.name));")
+    drop_old = f"DELETE FROM {grams} WHERE id = old.id;"
     return [
-        _table(grams) + " WITHOUT ROWID",
+        *_table(grams, " WITHOUT ROWID"),
         f"INSERT OR IGNORE INTO {grams}(gram, id) SELECT lower(substr(t.name, s.n, 2)), t.id "
         f"FROM {name} AS t JOIN search_seq AS s ON s.n < length(t.name)",
         f"CREATE TRIGGER {grams}_ai AFTER INSERT ON {name} BEGIN "

@@ -24,7 +24,7 @@ from tracker.projects.choices import fill_form, project_choices
 from tracker.projects.forms import ProjectForm
 from tracker.projects.models import Investor, Project
 from tracker.projects.operations import FieldErrors, StaleEdit, create_project, set_archived, update_project
-from tracker.projects.queries import SORTS, ProjectFilters, filter_choices, list_page, rows_key
+from tracker.projects.queries import SORTS, ProjectFilters, capped_page, filter_choices, list_page, rows_key
 from tracker.projects.schemas import ProjectCreate, ProjectUpdate
 from tracker.workflow.models import Attachment
 from tracker.workflow.operations import Conflict, allowed_moves
@@ -58,8 +58,10 @@ def list_projects():
     # The body (buttons, filters, totals, rows, pager) is kept like the rows it shows, until the
     # data changes: per scope, filters, sort and page (rows_key) and role (the buttons it
     # offers; the language is part of every cached key). Only the frame (base.html: the
-    # user's name, the badges) is rendered on every view.
-    key = ("list-body", rows_key(current_user, filters, filters.page, LIST_PER_PAGE), current_user.role)
+    # user's name, the badges) is rendered on every view. The page as shown (a page past the
+    # last shows the last): links to ?page=999… cannot fill the shelf.
+    page_no = capped_page(current_user, filters, LIST_PER_PAGE)
+    key = ("list-body", rows_key(current_user, filters, page_no, LIST_PER_PAGE), current_user.role)
     return render_template("projects/list.html", body=pieces.kept(key, lambda: _list_body(filters)))
 
 
