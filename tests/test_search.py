@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from tests.factories import make_user
 from tracker.core import datacache
 from tracker.projects.models import Investor, Project
-from tracker.projects.operations import create_project, update_project
+from tracker.projects.operations import NewProject, create_project, create_projects, update_project
 from tracker.projects.queries import ProjectFilters, project_page
 
 
@@ -86,11 +86,20 @@ def _pairs_of(name: str) -> set[str]:
 
 
 def test_pairs_follow_every_write(db, ref, found):
-    """The gram table, kept by triggers, holds exactly each name's pairs after a create, a
-    rename to a name sharing some pairs, and a delete."""
+    """The gram table, kept by triggers, holds exactly each name's pairs after a create, many
+    created at once (as a ledger import makes them), a rename to a name sharing some pairs, an
+    edit that writes the name unchanged, and a delete."""
     staff, found = found
+    values = {"unit_id": ref.huangyan.id, "industry_id": ref.industry.id, "contracted_investment": Decimal(10),
+              "content": ""}
+    create_projects(staff, [NewProject({**values, "name": f"批量导入储能{i}号"}, _investor(ref, "批量投资方"), "signed")
+                            for i in range(3)])
+    db.session.commit()
+    assert found("储能") == {f"批量导入储能{i}号" for i in range(3)}
     project = db.session.execute(select(Project).where(Project.name == "固态电池项目")).scalar_one()
     update_project(staff, project, {"name": "固态锂电池二期项目"}, _investor(ref, "宁德时代"), project.version_id)
+    update_project(staff, project, {"name": "固态锂电池二期项目", "content": "只改内容"}, _investor(ref, "宁德时代"),
+                   project.version_id)
     db.session.commit()
     other = db.session.execute(select(Project).where(Project.name.like("引号%"))).scalar_one()
     other_id = other.id
