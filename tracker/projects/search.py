@@ -3,13 +3,15 @@
 PostgreSQL: ``pg_trgm`` GIN indexes on the names answer ``ILIKE '%…%'`` directly (case-
 insensitive for Latin letters, as SQLite's LIKE and FTS5 trigram are: "smart" finds "Smart"). SQLite:
 FTS5 tables with the trigram tokenizer (``project_name_fts``, ``investor_name_fts``, kept in
-step with the base tables by triggers: see the migration) answer a phrase query. A keyword
-of two characters (电池, 吉利: common in Chinese) is below a trigram: it is looked up among
-each name's pairs of neighbouring characters instead (``project_name_gram`` and
+step with the base tables by triggers: see the migration) answer a phrase query.
+
+A keyword of two characters (电池, 吉利: common in Chinese) is below a trigram: it is looked up
+among each name's pairs of neighbouring characters instead (``project_name_gram`` and
 ``investor_name_gram``, kept by triggers on both databases: see the migration), which is
-exactly "contains" for two characters. A single character reads every
-name (a plain LIKE). The project side and the investor side are separate indexed lookups joined by
-UNION: an OR across the two tables would make both databases scan the project table.
+exactly "contains" for two characters. A single character reads every name (a plain LIKE).
+
+The project side and the investor side are separate indexed lookups joined by UNION: an OR
+across the two tables would make both databases scan the project table.
 """
 from __future__ import annotations
 
