@@ -48,8 +48,9 @@ def _pg(name: str) -> list[str]:
         f"LOCK TABLE {name} IN SHARE MODE",
         *_table(grams),
         f"INSERT INTO {grams}(gram, id) SELECT search_pairs(name), id FROM {name}",
-        # Inserts once per statement (a ledger import inserts thousands of rows in one), renames
-        # and deletes per row; a name written unchanged (an edit of other fields) costs nothing.
+        # Inserts once per statement (the ORM's batched INSERT … RETURNING of many rows is one;
+        # rows flushed one INSERT each, as psycopg 3 does with ids given in advance, run it per
+        # row), renames and deletes per row; a name written unchanged costs nothing.
         f"""CREATE FUNCTION {grams}_add() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO {grams}(gram, id) SELECT search_pairs(r.name), r.id FROM new_rows AS r ON CONFLICT DO NOTHING;
