@@ -116,7 +116,7 @@ def test_kept_forms_carry_each_viewers_own_token(app, db, ref, viewers):
     db.session.commit()
     datacache.clear()
     staff_html = _page(staff_browser, project)
-    assert pieces.has(("project-page", project.id, "facts", ref.huangyan.id), shelf="cards")
+    assert datacache.has(("project-page", project.id, "facts", ref.huangyan.id), shelf="cards")
     manager_html = _page(manager_browser, project)
     staff_tokens, manager_tokens = set(TOKEN.findall(staff_html)), set(TOKEN.findall(manager_html))
     assert staff_tokens and manager_tokens and not staff_tokens & manager_tokens
@@ -197,6 +197,6 @@ def test_older_history_pages_are_not_kept(db, ref, viewers):
     datacache.clear()
     html = browser.get(f"/projects/{project.id}?before=999999999").get_data(as_text=True)
     assert "第2版" in html
-    assert not pieces.has(("project-page", project.id, "records", ref.huangyan.id), shelf="cards")
+    assert not datacache.has(("project-page", project.id, "records", ref.huangyan.id), shelf="cards")
     _page(browser, project)
-    assert pieces.has(("project-page", project.id, "records", ref.huangyan.id), shelf="cards")
+    assert datacache.has(("project-page", project.id, "records", ref.huangyan.id), shelf="cards")

@@ -1,4 +1,4 @@
-"""Parts of pages kept as HTML until the data changes (``core.datacache``): a list's rows, the
+"""Parts of pages kept as HTML until the data changes (``core.datacache``): a list's body, the
 cards of a project page. A kept part may hold forms: it is built with a placeholder where
 each form's CSRF token goes, and the viewer's own token is put in on every view, so one
 person's token is never served to another. The placeholder carries a random part made at
@@ -38,11 +38,6 @@ def kept(key: Any, render: Callable[[], str], *, shelf: str = "pages") -> Markup
 
     html = datacache.cached(key, build, shelf=shelf)
     return Markup(html.replace(_PLACEHOLDER, generate_csrf())) if _PLACEHOLDER in html else html
-
-
-def has(key: Any, *, shelf: str = "pages") -> bool:
-    """Is ``key``'s part kept (``datacache.has``)?"""
-    return datacache.has(key, shelf=shelf)
 
 
 def init_app(app: Any) -> None:

@@ -24,7 +24,7 @@ from tracker.projects.choices import fill_form, project_choices
 from tracker.projects.forms import ProjectForm
 from tracker.projects.models import Investor, Project
 from tracker.projects.operations import FieldErrors, StaleEdit, create_project, set_archived, update_project
-from tracker.projects.queries import SORTS, ProjectFilters, capped_page, filter_choices, list_page, rows_key
+from tracker.projects.queries import ProjectFilters, capped_page, filter_choices, list_page, rows_key
 from tracker.projects.schemas import ProjectCreate, ProjectUpdate
 from tracker.workflow.models import Attachment
 from tracker.workflow.operations import Conflict, allowed_moves
@@ -69,7 +69,7 @@ def _list_body(filters: ProjectFilters) -> str:
     choices = filter_choices(current_user)
     page, totals = list_page(current_user, filters, choices, per_page=LIST_PER_PAGE)
     return render_template("projects/_list_body.html", page=page, totals=totals, f=filters, choices=choices,
-                           sorts=SORTS, archived=filters.archived)
+                           archived=filters.archived)
 
 
 @bp.get("/<int:project_id>")
@@ -101,7 +101,7 @@ class _Cards:
     """The project page's cards whose HTML depends on the project, the data and the viewer's
     scope only (and ``also``: what else of the viewer a card shows: may they record funds;
     the stage panel is kept per person), kept until the data changes (core.pieces), like the
-    list's rows; the header is rendered on every view. A card built anew that shows the
+    list's body; the header is rendered on every view. A card built anew that shows the
     project's relations (``related``) reads them first, all in one statement (not a lazy
     load each), then ``context()``: what else it shows."""
 
@@ -119,7 +119,7 @@ class _Cards:
     def load(self) -> Project:
         """The project (404/403 as ``load`` answers), with its relations when the cards that
         show them will be built (the first view since the data changed): one statement."""
-        self.related = not pieces.has(self.key("facts"), shelf="cards")
+        self.related = not datacache.has(self.key("facts"), shelf="cards")
         self.project = load(Project, self.project_id, "project.view", joinedload(Project.unit),
                             undefer(Project.has_pending), *(self.RELATIONS if self.related else ()))
         return self.project
