@@ -23,6 +23,7 @@ As with any multiprocessing start method but fork, a worker imports the main scr
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import multiprocessing
 import os
@@ -75,6 +76,9 @@ def _init_worker(steps: tuple) -> None:
             fn(*args)
         except Exception:  # warming up is an optimisation
             log.exception("worker warm-up step %r failed", fn)
+    # What warming up made (WeasyPrint, the fonts, the stylesheets) stays for the worker's
+    # life: keep it out of the collector's full passes (~1.5 ms a brief saved), as wsgi.py does.
+    gc.freeze()
 
 
 def _context():

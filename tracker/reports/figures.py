@@ -14,7 +14,7 @@ per scope and query until the data changes (``core.datacache``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -309,16 +309,20 @@ def _compliance(user: Any, q: ReportQuery) -> list[tuple[int, int, int, int, int
     is not late) and the open milestone of a stage the project went past (skipped)."""
     ref = q.ref_date
     order = _stage_order()
-    # The projects with their stage read once each (on an as-of date two subqueries), in a
-    # MATERIALIZED CTE so the database does not re-run those subqueries per milestone; the
-    # outer layers decide met / due from plain columns.
+    # The projects with their stage: on an as-of date two subqueries each, read once per
+    # project in a MATERIALIZED CTE so the database does not re-run them per milestone. Today
+    # the stage is a plain column and the CTE is left to the planner (materialized, it made
+    # PostgreSQL hash every milestone and spill to disk: ~120 ms at 100,000 projects, ~80 ms
+    # inlined). The outer layers decide met / due from plain columns.
     projects = (
         select(Project.id, Project.unit_id, Project.industry_id, Investor.source_region_id.label("region_id"),
                _band().label("band"), counting.counts_as(q.as_of).label("stage_now"),
                (counting.state_on(q.as_of) == "paused").label("paused"))
         .join(Investor, Investor.id == Project.investor_id)
         .where(*scope_conditions(user, q), counting.first_signing())
-    ).cte("compliance_projects").prefix_with("MATERIALIZED")
+    ).cte("compliance_projects")
+    if q.as_of is not None:
+        projects = projects.prefix_with("MATERIALIZED")
     p = projects.c
     per_milestone = (
         select(p.unit_id, p.industry_id, p.region_id, p.band, p.stage_now, p.paused,
@@ -382,38 +386,53 @@ class Report:
 
 
 class _Grouper:
-    """Figures per key from cube cells, compliance rows and light rows."""
+    """Figures per breakdown row from cube cells, compliance rows and light rows, each row
+    added once to every set it belongs to (everything, its unit, industry, region, 长三角,
+    the size bands it reaches): one pass, where filtering every row once per breakdown row
+    cost ~50 ms at 100,000 projects (7,400 cells × 40 rows)."""
+
+    EVERYTHING = ("all",)
 
     def __init__(self, cells: list[Cell], compliance: list[tuple], lights: list[tuple], yrd: frozenset[int]):
-        self.cells, self.compliance, self.lights, self.yrd = cells, compliance, lights, yrd
-
-    def figures(self, keep: Callable[[int, int, int, int], bool]) -> Figures:
-        f = Figures()
-        for c in self.cells:
-            if not keep(c.unit_id, c.industry_id, c.region_id, c.band):
-                continue
-            f.stages[c.stage] += c.once
-            f.stage_investment[c.stage] += c.investment
-            if c.stage == "negotiating":
-                continue
-            f.investment += c.investment
-            f.funds += c.funds
-            if c.stage != "terminated":
-                f.live_investment += c.investment
-                f.live_funds += c.funds
-                if c.band >= 1:
-                    f.count_10yi += c.once
-                    f.yrd_10yi += c.once if c.region_id in self.yrd else 0
-        for unit, industry, region, band, due, met in self.compliance:
-            if keep(unit, industry, region, band):
+        self.yrd = yrd
+        self._sets: dict[tuple, Figures] = defaultdict(Figures)
+        for c in cells:
+            for f in self._targets(c.unit_id, c.industry_id, c.region_id, c.band):
+                f.stages[c.stage] += c.once
+                f.stage_investment[c.stage] += c.investment
+                if c.stage == "negotiating":
+                    continue
+                f.investment += c.investment
+                f.funds += c.funds
+                if c.stage != "terminated":
+                    f.live_investment += c.investment
+                    f.live_funds += c.funds
+                    if c.band >= 1:
+                        f.count_10yi += c.once
+                        f.yrd_10yi += c.once if c.region_id in yrd else 0
+        for unit, industry, region, band, due, met in compliance:
+            for f in self._targets(unit, industry, region, band):
                 f.milestones_due += due
                 f.milestones_met += met
-        for unit, industry, region, band, red, yellow in self.lights:
-            if keep(unit, industry, region, band):
+        for unit, industry, region, band, red, yellow in lights:
+            for f in self._targets(unit, industry, region, band):
                 f.red += red
                 f.yellow += yellow
-        f.stages = defaultdict(int, {k: v for k, v in f.stages.items() if v})
-        return f
+        for f in self._sets.values():
+            f.stages = defaultdict(int, {k: v for k, v in f.stages.items() if v})
+
+    def _targets(self, unit: int, industry: int, region: int, band: int) -> list[Figures]:
+        keys = [self.EVERYTHING, ("unit", unit), ("industry", industry), ("region", region)]
+        if region in self.yrd:
+            keys.append(("yrd",))
+        keys += [("size", n) for n in range(1, band + 1)]  # the bands are cumulative (10亿元以上 holds 50亿)
+        return [self._sets[key] for key in keys]
+
+    def figures(self, *key: Any) -> Figures:
+        """The figures of ``key`` ("all",), ("unit", id), ("industry", id), ("region", id),
+        ("yrd",) or ("size", band): empty figures when no row belongs to it."""
+        found = self._sets.get(key)
+        return found if found is not None else Figures()
 
 
 def _named(model: Any, ids: Iterable[int]) -> list[Any]:
@@ -434,24 +453,24 @@ def _build_report(user: Any, q: ReportQuery) -> Report:
 
     cells = _cube(user, q)
     g = _Grouper(cells, _compliance(user, q), light_rows(user, q), _yrd_ids())
-    everything = g.figures(lambda *_: True)
+    everything = g.figures(*g.EVERYTHING)
     units = [u for u in _named(Unit, {c.unit_id for c in cells})]
-    by_unit = [Breakdown(u.id, ref_name(u), g.figures(lambda un, *_r, uid=u.id: un == uid), q.list_args(unit=u.id))
+    by_unit = [Breakdown(u.id, ref_name(u), g.figures("unit", u.id), q.list_args(unit=u.id))
                for u in units]
     from tracker.projects.models import Industry
 
     industries = _named(Industry, {c.industry_id for c in cells})
-    by_industry = [Breakdown(i.id, ref_name(i), g.figures(lambda _u, ind, *_r, iid=i.id: ind == iid),
+    by_industry = [Breakdown(i.id, ref_name(i), g.figures("industry", i.id),
                              q.list_args(industry=i.id)) for i in industries]
     regions = _named(SourceRegion, {c.region_id for c in cells})
     by_region = []
     if not q.region:
-        by_region.append(Breakdown("yrd", str(_yrd_label()), g.figures(lambda _u, _i, reg, _b: reg in g.yrd),
+        by_region.append(Breakdown("yrd", str(_yrd_label()), g.figures("yrd"),
                                    q.list_args(region="yrd")))
-    by_region += [Breakdown(r.id, ref_name(r), g.figures(lambda _u, _i, reg, _b, rid=r.id: reg == rid),
+    by_region += [Breakdown(r.id, ref_name(r), g.figures("region", r.id),
                             q.list_args(region=r.id)) for r in regions]
     names = band_labels()
-    by_size = [Breakdown(code, names[code], g.figures(lambda *_a, n=n: _a[3] >= n),
+    by_size = [Breakdown(code, names[code], g.figures("size", n),
                          q.list_args(size=code)) for n, (code, _amount) in enumerate(BANDS, 1)
                if not q.size or int(code) >= int(q.size)]
     return Report(q, everything, by_unit, by_industry, by_region, by_size, g.yrd)
@@ -526,17 +545,17 @@ def _signings_by_quarter(user: Any, q: ReportQuery, quarters: int) -> list[Quart
     keys.reverse()
     first_start = quarter_bounds(*keys[0])[0]
     wide = q.narrowed(start=first_start, end=end)
-    year_expr = func.extract("year", Project.signed_on)
-    month_expr = func.extract("month", Project.signed_on)
-    per = (select(year_expr.label("y"), month_expr.label("m"), counting.once().label("once"),
+    # Grouped by the signing day itself (at most ~730 rows) and put into quarters here: no
+    # date function on every row (SQLite's STRFTIME took most of this query's time).
+    per = (select(Project.signed_on.label("day"), counting.once().label("once"),
                   Project.contracted_investment.label("inv"))
            .join(Investor, Investor.id == Project.investor_id)
            .where(*scope_conditions(user, wide), counting.counts_as(q.as_of) != "negotiating")).subquery()
     c = per.c
     found: dict[tuple[int, int], tuple[int, Decimal]] = defaultdict(lambda: (0, Decimal(0)))
-    for yy, mm, n, inv in db.session.execute(
-            select(c.y, c.m, func.sum(c.once), func.coalesce(func.sum(c.inv), 0)).group_by(c.y, c.m)):
-        key = (int(yy), (int(mm) - 1) // 3 + 1)
+    for day, n, inv in db.session.execute(
+            select(c.day, func.sum(c.once), func.coalesce(func.sum(c.inv), 0)).group_by(c.day)):
+        key = (day.year, (day.month - 1) // 3 + 1)
         old = found[key]
         found[key] = (old[0] + int(n or 0), old[1] + Decimal(inv))
     out = []
