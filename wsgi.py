@@ -24,7 +24,9 @@ if serving(sys.argv, dict(os.environ)):
     # process serves then costs what a warm one does, instead of waiting for the pool to start.
     start_warm_up(app).join(timeout=app.config["PDF_WARM_UP_WAIT"])
     start_runner(app)
-    # What start-up made (the app, SQLAlchemy's mappers, the imported modules: ~150,000
-    # objects) is never garbage: keep it out of the collector's full passes, which otherwise
-    # walk it all (~90 ms each) inside whichever request happened to trigger one.
+    # What start-up made and keeps (the app, SQLAlchemy's mappers, the imported modules:
+    # ~150,000 objects) stays for the process's life: after one collection of start-up's own
+    # garbage, keep it out of the collector's full passes, which otherwise walk it all
+    # (~90 ms each) inside whichever request happened to trigger one.
+    gc.collect()
     gc.freeze()

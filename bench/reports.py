@@ -587,6 +587,7 @@ def run(kind: str, args) -> list[dict]:
         cases = [c for c in cases if any(word in c[0] for word in args.only)]
     # As a web process does once started (wsgi.py): the garbage collector's full passes leave
     # out what start-up made, instead of walking it inside whichever request triggers one.
+    gc.collect()
     gc.freeze()
     print(f"  (CPU check before: {cpu_check():.1f} ms; load {os.getloadavg()[0]:.1f})")
     for label, call, budget in cases:

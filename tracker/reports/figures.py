@@ -311,7 +311,7 @@ def _compliance(user: Any, q: ReportQuery) -> list[tuple[int, int, int, int, int
     order = _stage_order()
     # The projects with their stage: on an as-of date two subqueries each, read once per
     # project in a MATERIALIZED CTE so the database does not re-run them per milestone. Today
-    # the stage is a plain column and the CTE is left to the planner (materialized, it made
+    # the stage is a CASE over the project's columns and the CTE is left to the planner (materialized, it made
     # PostgreSQL hash every milestone and spill to disk: ~120 ms at 100,000 projects, ~80 ms
     # inlined). The outer layers decide met / due from plain columns.
     projects = (
@@ -386,10 +386,10 @@ class Report:
 
 
 class _Grouper:
-    """Figures per breakdown row from cube cells, compliance rows and light rows, each row
-    added once to every set it belongs to (everything, its unit, industry, region, 长三角,
-    the size bands it reaches): one pass, where filtering every row once per breakdown row
-    cost ~50 ms at 100,000 projects (7,400 cells × 40 rows)."""
+    """Figures per breakdown row: each cube cell, compliance row and light row is added once
+    to every set it belongs to (everything, its unit, industry, region, 长三角, the size
+    bands it reaches). One pass: filtering all the cells once per breakdown row cost ~50 ms
+    at 100,000 projects (7,400 cells × 40 rows)."""
 
     EVERYTHING = ("all",)
 
@@ -421,7 +421,7 @@ class _Grouper:
         for f in self._sets.values():
             f.stages = defaultdict(int, {k: v for k, v in f.stages.items() if v})
 
-    def _targets(self, unit: int, industry: int, region: int, band: int) -> list[Figures]:
+    def _targets(self, unit: int, industry: int | None, region: int | None, band: int) -> list[Figures]:
         keys = [self.EVERYTHING, ("unit", unit), ("industry", industry), ("region", region)]
         if region in self.yrd:
             keys.append(("yrd",))
@@ -430,7 +430,8 @@ class _Grouper:
 
     def figures(self, *key: Any) -> Figures:
         """The figures of ``key`` ("all",), ("unit", id), ("industry", id), ("region", id),
-        ("yrd",) or ("size", band): empty figures when no row belongs to it."""
+        ("yrd",) or ("size", n): n = 1, 2, 3 for the bands of ``BANDS`` (10亿, 50亿, 百亿);
+        empty figures when nothing belongs to it."""
         found = self._sets.get(key)
         return found if found is not None else Figures()
 
