@@ -45,7 +45,10 @@ def found(app, db, ref):
     ("吉利", {"年产10万套新能源汽车零部件项目"}), ("二期", {"Smart Factory 二期"}),  # the investor's; at the end
     ("sM", {"Smart Factory 二期"}), ("0%", {"Smart Factory 二期"}), ("E_", {"Smart Factory 二期"}),
     ("_R", {"Smart Factory 二期"}), ("%%", set()), ("__", set()), ('""', set()),
-    ("池", {"固态电池项目"}), ("%", {"Smart Factory 二期"}),  # one character: a plain substring match
+    ("池", {"固态电池项目"}), ("%", {"Smart Factory 二期"}),  # one character: the single characters' index
+    ("吉", {"年产10万套新能源汽车零部件项目"}), ("期", {"Smart Factory 二期"}),  # the investor's; the last character
+    ("s", {"Smart Factory 二期"}), ("Y", {"Smart Factory 二期"}), ("_", {"Smart Factory 二期"}),  # Latin: any case
+    ("龘", set()),
     ("项目", {"年产10万套新能源汽车零部件项目", "固态电池项目", '引号"测试"项目'}),
     ("smart factory", {"Smart Factory 二期"}),  # ASCII case-insensitive, as LIKE is
     ("100%", {"Smart Factory 二期"}),  # % and _ are text, not wildcards
@@ -70,9 +73,11 @@ def test_renames_are_found_under_the_new_name(db, ref, found):
     assert found("吉利控股") == set() and found("吉利汽车集团") == {"年产10万套新能源汽车零部件项目"}
     assert found("电池") == set() and found("储能") == {"钠离子储能项目"}  # two characters
     assert found("控股") == set() and found("吉利") == {"年产10万套新能源汽车零部件项目"}
+    assert found("固") == set() and found("钠") == {"钠离子储能项目"}  # one character
+    assert found("控") == set() and found("汽") == {"年产10万套新能源汽车零部件项目"}
 
 
-def _pairs_kept(db) -> dict[int, set[str]]:
+def _grams_kept(db) -> dict[int, set[str]]:
     rows = db.session.execute(text("SELECT id, gram FROM project_name_gram")).all()
     kept: dict[int, set[str]] = {}
     for pid, gram in rows:
@@ -80,15 +85,15 @@ def _pairs_kept(db) -> dict[int, set[str]]:
     return kept
 
 
-def _pairs_of(name: str) -> set[str]:
+def _grams_of(name: str) -> set[str]:
     low = name.lower()  # the names here: ASCII and CJK, lower-cased alike by both databases
-    return {low[i:i + 2] for i in range(len(low) - 1)}
+    return {low[i:i + 2] for i in range(len(low) - 1)} | set(low)
 
 
-def test_pairs_follow_every_write(db, ref, found):
-    """The gram table, kept by triggers, holds exactly each name's pairs after a create, several
-    created in one INSERT (PostgreSQL: one statement trigger for the three rows), a rename to
-    a name sharing some pairs, and a delete."""
+def test_grams_follow_every_write(db, ref, found):
+    """The gram table, kept by triggers, holds exactly each name's characters and pairs after a
+    create, several created in one INSERT (PostgreSQL: one statement trigger for the three
+    rows), a rename to a name sharing some of them, a one-character name, and a delete."""
     staff, found = found
     values = {"unit_id": ref.huangyan.id, "industry_id": ref.industry.id, "contracted_investment": Decimal(10),
               "content": ""}
@@ -99,21 +104,25 @@ def test_pairs_follow_every_write(db, ref, found):
     project = db.session.execute(select(Project).where(Project.name == "固态电池项目")).scalar_one()
     update_project(staff, project, {"name": "固态锂电池二期项目"}, _investor(ref, "宁德时代"), project.version_id)
     db.session.commit()
+    single = create_project(staff, {**values, "name": "港"}, _investor(ref, "批量投资方"), "signed")
+    db.session.commit()
+    assert found("港") == {"港"} and single.id in _grams_kept(db)
     other = db.session.execute(select(Project).where(Project.name.like("引号%"))).scalar_one()
     other_id = other.id
     db.session.delete(other)
     db.session.commit()
     names = dict(db.session.execute(select(Project.id, Project.name)).all())
     assert other_id not in names
-    assert _pairs_kept(db) == {pid: _pairs_of(name) for pid, name in names.items() if len(name) > 1}
+    assert _grams_kept(db) == {pid: _grams_of(name) for pid, name in names.items()}
 
 
-def test_two_characters_are_looked_up_in_the_index(db, found):
-    """The two-character condition reads the gram tables' keys (PostgreSQL: with sequential
-    scans ruled out), for the project and the investor side."""
+@pytest.mark.parametrize("q", ["电池", "池"])
+def test_one_or_two_characters_are_looked_up_in_the_index(db, found, q):
+    """The one- and two-character conditions read the gram tables' keys (PostgreSQL: with
+    sequential scans ruled out), for the project and the investor side."""
     from tracker.projects.search import matching_projects
 
-    query = select(Project.id).where(matching_projects("电池"))
+    query = select(Project.id).where(matching_projects(q))
     compiled = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("SET LOCAL enable_seqscan = off"))

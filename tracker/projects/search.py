@@ -5,10 +5,10 @@ insensitive for Latin letters, as SQLite's LIKE and FTS5 trigram are: "smart" fi
 FTS5 tables with the trigram tokenizer (``project_name_fts``, ``investor_name_fts``, kept in
 step with the base tables by triggers: see the migration) answer a phrase query.
 
-A keyword of two characters (电池, 吉利: common in Chinese) is below a trigram: it is looked up
-among each name's pairs of neighbouring characters instead (``project_name_gram`` and
-``investor_name_gram``, kept by triggers on both databases: see the migration), which is
-exactly "contains" for two characters. A single character reads every name (a plain LIKE).
+A keyword of one or two characters (港, 电池, 吉利: common in Chinese) is below a trigram: it is
+looked up among each name's single characters and pairs of neighbouring characters instead
+(``project_name_gram`` and ``investor_name_gram``, kept by triggers on both databases: see
+the migrations), which is exactly "contains" for one or two characters.
 
 The project side and the investor side are separate indexed lookups joined by UNION: an OR
 across the two tables would make both databases scan the project table.
@@ -39,9 +39,9 @@ _project_gram = table("project_name_gram", column("gram"), column("id"))
 _investor_gram = table("investor_name_gram", column("gram"), column("id"))
 
 
-def _with_pair(grams: Any, q: str) -> Any:
-    """The ids of the rows whose name has the two characters ``q`` side by side (case-
-    insensitive as LIKE is: lower() on both sides, in the database)."""
+def _with_gram(grams: Any, q: str) -> Any:
+    """The ids of the rows whose name has the character ``q``, or the two characters ``q``
+    side by side (case-insensitive as LIKE is: lower() on both sides, in the database)."""
     return select(grams.c.id).where(grams.c.gram == func.lower(cast(q, Text)))
 
 
@@ -57,9 +57,9 @@ def matching_projects(q: str) -> Any:
         by_name = select(_project_fts.c.rowid).where(_project_fts.c.project_name_fts.op("MATCH")(phrase))
         by_investor = select(Project.id).where(Project.investor_id.in_(
             select(_investor_fts.c.rowid).where(_investor_fts.c.investor_name_fts.op("MATCH")(phrase))))
-    elif len(q) == 2:
-        by_name = _with_pair(_project_gram, q)
-        by_investor = select(Project.id).where(Project.investor_id.in_(_with_pair(_investor_gram, q)))
+    elif 1 <= len(q) <= 2:
+        by_name = _with_gram(_project_gram, q)
+        by_investor = select(Project.id).where(Project.investor_id.in_(_with_gram(_investor_gram, q)))
     else:
         by_name = select(Project.id).where(Project.name.icontains(q, autoescape=True))
         by_investor = select(Project.id).where(Project.investor_id.in_(
