@@ -173,7 +173,7 @@ def committed_db(app):
         tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
         with _db.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                # TRUNCATE fires no row triggers: the keyword pair tables they keep go too.
+                # TRUNCATE fires no row triggers: the keyword gram tables they keep go too.
                 tables += ["project_name_gram", "investor_name_gram"]
                 conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
             else:

@@ -139,3 +139,78 @@ def test_one_or_two_characters_are_looked_up_in_the_index(db, found, q):
 def test_another_units_projects_are_not_found(db, ref, found):
     _staff, found = found
     assert found("新能源", make_user("staff", ref.linhai)) == set()
+
+
+# --- The migration that added single characters to the pairs (e2f3a4b5c6d7) ---------------------
+
+PAIRS_ONLY = "d1e2f3a4b5c6"  # the revision before: pairs only
+
+
+@pytest.fixture()
+def pairs_only_db(database_url, tmp_path):
+    """An app on a scratch database migrated to the revision before single characters."""
+    from flask_migrate import upgrade
+
+    from tests.databases import empty_pg_database
+    from tracker import create_app
+    from tracker.extensions import db as _db
+
+    if database_url.startswith("postgresql"):
+        url = f"{database_url}_grams"
+        empty_pg_database(url)
+    else:
+        url = f"sqlite:///{tmp_path / 'grams.db'}"
+    application = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": url,
+                              "RATELIMIT_STORAGE_URI": "memory://"})
+    with application.app_context():
+        upgrade(revision=PAIRS_ONLY)
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            _db.engine.dispose()
+
+
+def _kept_in(db, table: str) -> dict[int, set[str]]:
+    kept: dict[int, set[str]] = {}
+    for row_id, gram in db.session.execute(text(f"SELECT id, gram FROM {table}")).all():
+        kept.setdefault(row_id, set()).add(gram)
+    db.session.rollback()
+    return kept
+
+
+def _pairs_of(name: str) -> set[str]:
+    low = name.lower()
+    return {low[i:i + 2] for i in range(len(low) - 1)}
+
+
+def test_the_migration_fills_in_and_takes_out_single_characters(pairs_only_db):
+    """Names written before the migration get their single characters (both tables, Latin
+    lower-cased, a one-character name); the downgrade takes them out and its triggers keep
+    pairs only again."""
+    from flask_migrate import downgrade, upgrade
+
+    from tests.factories import make_investor, make_project
+
+    db = pairs_only_db
+    names = {"港": "Acme 港务", "Smart 港湾二期": "港", "年产10万套新能源汽车零部件项目": "浙江吉利控股集团"}
+    made = [make_project(name=name, investor=make_investor(name=investor)) for name, investor in names.items()]
+    projects = {p.id: p.name for p in made}
+    investors = {p.investor_id: p.investor.name for p in made}
+    db.session.commit()
+    db.session.remove()
+    assert _kept_in(db, "project_name_gram") == {i: _pairs_of(n) for i, n in projects.items() if len(n) > 1}
+
+    upgrade()
+    db.session.remove()
+    assert _kept_in(db, "project_name_gram") == {i: _grams_of(n) for i, n in projects.items()}
+    assert _kept_in(db, "investor_name_gram") == {i: _grams_of(n) for i, n in investors.items()}
+
+    downgrade(revision=PAIRS_ONLY)
+    db.session.remove()
+    assert _kept_in(db, "project_name_gram") == {i: _pairs_of(n) for i, n in projects.items() if len(n) > 1}
+    assert _kept_in(db, "investor_name_gram") == {i: _pairs_of(n) for i, n in investors.items() if len(n) > 1}
+    later = make_project(name="药谷", investor=make_investor(name="药"))
+    db.session.commit()
+    assert _kept_in(db, "project_name_gram")[later.id] == {"药谷"}
+    assert later.investor_id not in _kept_in(db, "investor_name_gram")

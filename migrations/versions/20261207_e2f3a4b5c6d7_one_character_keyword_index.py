@@ -72,14 +72,20 @@ def _sqlite_triggers(name: str, singles: bool) -> list[str]:
     ]
 
 
+# No write between a fill (or an emptying) and the functions that keep the tables after it:
+# both tables locked up front (reads go on), investor first, the order writes take them in
+# (a project's investor is written before it), so a write waiting on the lock cannot deadlock.
+PG_LOCK = "LOCK TABLE investor, project IN SHARE MODE"
+
+
 def upgrade():
     postgresql = op.get_bind().dialect.name == "postgresql"
     if postgresql:
+        op.execute(PG_LOCK)
         op.execute(PG_GRAMS)
     for name in TABLES:
         grams = f"{name}_name_gram"
         if postgresql:
-            op.execute(f"LOCK TABLE {name} IN SHARE MODE")  # no write between the fill and the new functions
             for statement in _pg_trigger_functions(name, "search_grams"):
                 op.execute(statement)
             op.execute(f"INSERT INTO {grams}(gram, id) SELECT g, id FROM {name}, search_grams(name) AS g "
@@ -99,6 +105,7 @@ def upgrade():
 def downgrade():
     postgresql = op.get_bind().dialect.name == "postgresql"
     if postgresql:
+        op.execute(PG_LOCK)
         op.execute(PG_PAIRS)
     for name in TABLES:
         grams = f"{name}_name_gram"
@@ -106,6 +113,7 @@ def downgrade():
             for statement in _pg_trigger_functions(name, "search_pairs"):
                 op.execute(statement)
             op.execute(f"DELETE FROM {grams} WHERE char_length(gram) = 1")
+            op.execute(f"ANALYZE {grams}")
         else:
             op.execute(f"DROP TRIGGER {grams}_ai")
             op.execute(f"DROP TRIGGER {grams}_au")

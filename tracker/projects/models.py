@@ -226,7 +226,7 @@ Index("ix_investor_unit_lower_name", Investor.unit_id, func.lower(Investor.name)
 
 # Keyword search (tracker.projects.search): trigram indexes on the names. SQLite's are FTS5
 # tables the migration creates (with their triggers), outside this metadata, as are both
-# databases' tables of two-character pairs (project_name_gram, investor_name_gram).
+# databases' tables of each name's characters and pairs (project_name_gram, investor_name_gram).
 Index("ix_project_name_trgm", Project.name, postgresql_using="gin",
       postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
 Index("ix_investor_name_trgm", Investor.name, postgresql_using="gin",
