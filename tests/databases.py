@@ -2,6 +2,11 @@
 test, backups): created on demand, emptied before use."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
 from sqlalchemy import create_engine, text
 
 
@@ -41,3 +46,35 @@ def drop_pg_database(url: str) -> None:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+def scratch_url(database_url: str, name: str, directory: Path) -> str:
+    """An empty scratch database of the suite's kind: on PostgreSQL ``<test database>_<name>``,
+    on SQLite ``<name>.db`` in ``directory``."""
+    if database_url.startswith("postgresql"):
+        url = f"{database_url}_{name}"
+        empty_pg_database(url)
+        return url
+    return f"sqlite:///{directory / f'{name}.db'}"
+
+
+@contextmanager
+def scratch_app(database_url: str, name: str, directory: Path, revision: str | None = None) -> Iterator[Any]:
+    """An app bound to a scratch database (``scratch_url``), inside its app context: migrated
+    to ``revision`` when given, else empty."""
+    from flask_migrate import upgrade
+
+    from tracker import create_app
+    from tracker.extensions import db
+
+    application = create_app({"TESTING": True, "SECRET_KEY": "test-secret",
+                              "SQLALCHEMY_DATABASE_URI": scratch_url(database_url, name, directory),
+                              "RATELIMIT_STORAGE_URI": "memory://"})
+    with application.app_context():
+        if revision is not None:
+            upgrade(revision=revision)
+        try:
+            yield application
+        finally:
+            db.session.remove()
+            db.engine.dispose()

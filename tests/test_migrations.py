@@ -12,34 +12,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from tests.databases import empty_pg_database
+from tests import databases
 
 
 @pytest.fixture()
 def scratch_app(database_url, tmp_path):
     """An app bound to an empty scratch database of the same kind as the suite's."""
-    from tracker import create_app
-    from tracker.extensions import db
-
-    if database_url.startswith("postgresql"):
-        url = f"{database_url}_mig"
-        empty_pg_database(url)
-    else:
-        url = f"sqlite:///{tmp_path / 'migrations.db'}"
-    application = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": url,
-            "RATELIMIT_STORAGE_URI": "memory://",
-        }
-    )
-    with application.app_context():
-        try:
-            yield application
-        finally:
-            db.session.remove()
-            db.engine.dispose()
+    with databases.scratch_app(database_url, "mig", tmp_path) as application:
+        yield application
 
 
 def _for_this_dialect(dialect_name: str):

@@ -149,26 +149,11 @@ PAIRS_ONLY = "d1e2f3a4b5c6"  # the revision before: pairs only
 @pytest.fixture()
 def pairs_only_db(database_url, tmp_path):
     """An app on a scratch database migrated to the revision before single characters."""
-    from flask_migrate import upgrade
-
-    from tests.databases import empty_pg_database
-    from tracker import create_app
+    from tests.databases import scratch_app
     from tracker.extensions import db as _db
 
-    if database_url.startswith("postgresql"):
-        url = f"{database_url}_grams"
-        empty_pg_database(url)
-    else:
-        url = f"sqlite:///{tmp_path / 'grams.db'}"
-    application = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": url,
-                              "RATELIMIT_STORAGE_URI": "memory://"})
-    with application.app_context():
-        upgrade(revision=PAIRS_ONLY)
-        try:
-            yield _db
-        finally:
-            _db.session.remove()
-            _db.engine.dispose()
+    with scratch_app(database_url, "grams", tmp_path, revision=PAIRS_ONLY):
+        yield _db
 
 
 def _kept_in(db, table: str) -> dict[int, set[str]]:

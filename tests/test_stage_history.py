@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import delete, func, select
 
-from tests.databases import empty_pg_database
+from tests.databases import scratch_app
 from tests.factories import make_project, make_user, uscc
 from tracker.core.input import validate
 from tracker.progress import counting, history
@@ -253,25 +253,10 @@ BEFORE_HISTORY = "c3a1e9b2f401"  # the revision before the stage history
 @pytest.fixture()
 def old_database(database_url, tmp_path):
     """An app on a scratch database migrated to the revision before the stage history."""
-    from flask_migrate import upgrade
-
-    from tracker import create_app
     from tracker.extensions import db
 
-    if database_url.startswith("postgresql"):
-        url = f"{database_url}_hist"
-        empty_pg_database(url)
-    else:
-        url = f"sqlite:///{tmp_path / 'history.db'}"
-    application = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": url,
-                              "RATELIMIT_STORAGE_URI": "memory://"})
-    with application.app_context():
-        upgrade(revision=BEFORE_HISTORY)
-        try:
-            yield db
-        finally:
-            db.session.remove()
-            db.engine.dispose()
+    with scratch_app(database_url, "hist", tmp_path, revision=BEFORE_HISTORY):
+        yield db
 
 
 def _old_data(conn) -> dict[str, int]:

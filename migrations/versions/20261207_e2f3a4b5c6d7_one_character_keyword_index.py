@@ -78,47 +78,37 @@ def _sqlite_triggers(name: str, singles: bool) -> list[str]:
 PG_LOCK = "LOCK TABLE investor, project IN SHARE MODE"
 
 
-def upgrade():
+def _switch(singles: bool) -> None:
+    """Single characters in (upgrade) or out (downgrade): first what keeps the tables (the
+    trigger functions, or SQLite's triggers), then the rows already there."""
     postgresql = op.get_bind().dialect.name == "postgresql"
     if postgresql:
         op.execute(PG_LOCK)
-        op.execute(PG_GRAMS)
+        op.execute(PG_GRAMS if singles else PG_PAIRS)
     for name in TABLES:
         grams = f"{name}_name_gram"
         if postgresql:
-            for statement in _pg_trigger_functions(name, "search_grams"):
+            for statement in _pg_trigger_functions(name, "search_grams" if singles else "search_pairs"):
                 op.execute(statement)
             op.execute(f"INSERT INTO {grams}(gram, id) SELECT g, id FROM {name}, search_grams(name) AS g "
-                       f"WHERE char_length(g) = 1 ON CONFLICT DO NOTHING")
+                       f"WHERE char_length(g) = 1 ON CONFLICT DO NOTHING" if singles
+                       else f"DELETE FROM {grams} WHERE char_length(gram) = 1")
             op.execute(f"ANALYZE {grams}")
         else:
             op.execute(f"DROP TRIGGER {grams}_ai")
             op.execute(f"DROP TRIGGER {grams}_au")
-            for statement in _sqlite_triggers(name, singles=True):
+            for statement in _sqlite_triggers(name, singles):
                 op.execute(statement)
             op.execute(f"INSERT OR IGNORE INTO {grams}(gram, id) SELECT lower(substr(t.name, s.n, 1)), t.id "
-                       f"FROM {name} AS t JOIN search_seq AS s ON s.n <= length(t.name)")
+                       f"FROM {name} AS t JOIN search_seq AS s ON s.n <= length(t.name)" if singles
+                       else f"DELETE FROM {grams} WHERE length(gram) = 1")
     if postgresql:
-        op.execute("DROP FUNCTION search_pairs(text)")
+        op.execute("DROP FUNCTION search_pairs(text)" if singles else "DROP FUNCTION search_grams(text)")
+
+
+def upgrade():
+    _switch(singles=True)
 
 
 def downgrade():
-    postgresql = op.get_bind().dialect.name == "postgresql"
-    if postgresql:
-        op.execute(PG_LOCK)
-        op.execute(PG_PAIRS)
-    for name in TABLES:
-        grams = f"{name}_name_gram"
-        if postgresql:
-            for statement in _pg_trigger_functions(name, "search_pairs"):
-                op.execute(statement)
-            op.execute(f"DELETE FROM {grams} WHERE char_length(gram) = 1")
-            op.execute(f"ANALYZE {grams}")
-        else:
-            op.execute(f"DROP TRIGGER {grams}_ai")
-            op.execute(f"DROP TRIGGER {grams}_au")
-            for statement in _sqlite_triggers(name, singles=False):
-                op.execute(statement)
-            op.execute(f"DELETE FROM {grams} WHERE length(gram) = 1")
-    if postgresql:
-        op.execute("DROP FUNCTION search_grams(text)")
+    _switch(singles=False)
