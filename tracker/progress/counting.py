@@ -78,16 +78,19 @@ def once() -> Any:
     return case((Project.increase_of_id.is_(None), 1), else_=0)
 
 
-def period(start: date | None, end: date | None, as_of: date | None = None) -> list[Any]:
+def period(start: date | None, end: date | None, as_of: date | None = None, *, existed: bool = True) -> list[Any]:
     """Signed within [start, end] (either may be open) and, on an as-of date, by then and
-    existing then."""
+    existing then. ``existed=False`` leaves the last out (``counts_as(as_of)`` is not NULL):
+    for a query that selects ``counts_as(as_of)`` once per project and filters on it itself."""
     conds: list[Any] = []
     if start is not None:
         conds.append(Project.signed_on >= start)
     if end is not None:
         conds.append(Project.signed_on <= end)
     if as_of is not None:
-        conds += [Project.signed_on <= as_of, counts_as(as_of).is_not(None)]
+        conds.append(Project.signed_on <= as_of)
+        if existed:
+            conds.append(counts_as(as_of).is_not(None))
     return conds
 
 

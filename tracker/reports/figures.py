@@ -259,10 +259,12 @@ class Cell:
     funds: Decimal
 
 
-def scope_conditions(user: Any, q: ReportQuery) -> list[Any]:
+def scope_conditions(user: Any, q: ReportQuery, *, existed: bool = True) -> list[Any]:
+    """The query's projects in the user's scope; ``existed=False``: see ``counting.period``
+    (the caller then keeps the rows whose as-of stage is not NULL: ``_per_project``)."""
     conds: list[Any] = [scope_filter(user, Project.unit_id), Project.is_archived.is_(False),
                         Project.signed_on.is_not(None)]
-    conds += counting.period(q.start, q.end, q.as_of)
+    conds += counting.period(q.start, q.end, q.as_of, existed=existed)
     if q.unit:
         conds.append(Project.unit_id == q.unit)
     if q.industry:
@@ -281,18 +283,34 @@ def _band() -> Any:
     return case(*((inv >= amount, i) for i, (_code, amount) in reversed(list(enumerate(BANDS, 1)))), else_=0)
 
 
+def _per_project(user: Any, q: ReportQuery, name: str, *columns: Any, where: tuple = ()) -> tuple[Any, list[Any]]:
+    """The query's projects with ``columns``, one of them ``counts_as(q.as_of)`` labelled
+    "stage", as a CTE; and the condition the outer query adds on it. On an as-of date the
+    stage is a subquery: selected once per project in a MATERIALIZED CTE and tested there
+    (not NULL: the project existed), where a condition in the inner WHERE ran it once more
+    per project (PostgreSQL computes a scalar subquery every time it is written). Today it
+    is a CASE over columns, and the CTE is left to the planner (materialized, a CTE joined
+    to the milestones made PostgreSQL hash every milestone and spill to disk: ~120 ms at
+    100,000 projects, ~80 ms inlined)."""
+    cte = (select(*columns).join(Investor, Investor.id == Project.investor_id)
+           .where(*scope_conditions(user, q, existed=False), *where)).cte(name)
+    if q.as_of is None:
+        return cte, []
+    cte = cte.prefix_with("MATERIALIZED")  # a new CTE object: the condition must name this one
+    return cte, [cte.c.stage.is_not(None)]
+
+
 def _cube(user: Any, q: ReportQuery) -> list[Cell]:
-    per_project = (
-        select(Project.unit_id, Project.industry_id, Investor.source_region_id.label("region_id"),
-               _band().label("band"), counting.counts_as(q.as_of).label("stage"), counting.once().label("once"),
-               Project.contracted_investment.label("inv"), counting.funds(q.as_of).label("funds"))
-        .join(Investor, Investor.id == Project.investor_id)
-        .where(*scope_conditions(user, q))
-    ).subquery()
+    per_project, existed = _per_project(
+        user, q, "cube_projects",
+        Project.unit_id, Project.industry_id, Investor.source_region_id.label("region_id"), _band().label("band"),
+        counting.counts_as(q.as_of).label("stage"), counting.once().label("once"),
+        Project.contracted_investment.label("inv"), counting.funds(q.as_of).label("funds"))
     c = per_project.c
     rows = db.session.execute(
         select(c.unit_id, c.industry_id, c.region_id, c.band, c.stage, func.sum(c.once),
                func.coalesce(func.sum(c.inv), 0), func.coalesce(func.sum(c.funds), 0))
+        .where(*existed)
         .group_by(c.unit_id, c.industry_id, c.region_id, c.band, c.stage)
     ).all()
     return [Cell(r[0], r[1], r[2], int(r[3]), r[4], int(r[5] or 0), Decimal(r[6]), Decimal(r[7])) for r in rows]
@@ -309,28 +327,22 @@ def _compliance(user: Any, q: ReportQuery) -> list[tuple[int, int, int, int, int
     is not late) and the open milestone of a stage the project went past (skipped)."""
     ref = q.ref_date
     order = _stage_order()
-    # The projects with their stage: on an as-of date two subqueries each, read once per
-    # project in a MATERIALIZED CTE so the database does not re-run them per milestone. Today
-    # the stage is a CASE over the project's columns and the CTE is left to the planner (materialized, it made
-    # PostgreSQL hash every milestone and spill to disk: ~120 ms at 100,000 projects, ~80 ms
-    # inlined). The outer layers decide met / due from plain columns.
-    projects = (
-        select(Project.id, Project.unit_id, Project.industry_id, Investor.source_region_id.label("region_id"),
-               _band().label("band"), counting.counts_as(q.as_of).label("stage_now"),
-               (counting.state_on(q.as_of) == "paused").label("paused"))
-        .join(Investor, Investor.id == Project.investor_id)
-        .where(*scope_conditions(user, q), counting.first_signing())
-    ).cte("compliance_projects")
-    if q.as_of is not None:
-        projects = projects.prefix_with("MATERIALIZED")
+    # The projects with their stage (on an as-of date two subqueries each, run once per
+    # project: ``_per_project``, not again per milestone); the outer layers decide met / due
+    # from plain columns.
+    projects, existed = _per_project(
+        user, q, "compliance_projects",
+        Project.id, Project.unit_id, Project.industry_id, Investor.source_region_id.label("region_id"),
+        _band().label("band"), counting.counts_as(q.as_of).label("stage"),
+        (counting.state_on(q.as_of) == "paused").label("paused"), where=(counting.first_signing(),))
     p = projects.c
     per_milestone = (
-        select(p.unit_id, p.industry_id, p.region_id, p.band, p.stage_now, p.paused,
+        select(p.unit_id, p.industry_id, p.region_id, p.band, p.stage.label("stage_now"), p.paused,
                Milestone.stage.label("ms_stage"),
                case((Milestone.actual_on <= ref, Milestone.actual_on), else_=None).label("actual"),
                Milestone.planned_on)
         .select_from(Milestone).join(projects, p.id == Milestone.project_id)
-        .where(Milestone.planned_on.is_not(None), Milestone.planned_on <= ref)
+        .where(Milestone.planned_on.is_not(None), Milestone.planned_on <= ref, *existed)
     ).subquery()
     m = per_milestone.c
     ms_order = case(*((m.ms_stage == code, n) for code, n in order.items()), else_=99)
@@ -548,14 +560,14 @@ def _signings_by_quarter(user: Any, q: ReportQuery, quarters: int) -> list[Quart
     wide = q.narrowed(start=first_start, end=end)
     # Grouped by the signing day itself (at most ~730 rows) and put into quarters here: no
     # date function on every row (SQLite's STRFTIME took most of this query's time).
-    per = (select(Project.signed_on.label("day"), counting.once().label("once"),
-                  Project.contracted_investment.label("inv"))
-           .join(Investor, Investor.id == Project.investor_id)
-           .where(*scope_conditions(user, wide), counting.counts_as(q.as_of) != "negotiating")).subquery()
+    per, _existed = _per_project(user, wide, "quarter_projects", Project.signed_on.label("day"),
+                                 counting.counts_as(q.as_of).label("stage"), counting.once().label("once"),
+                                 Project.contracted_investment.label("inv"))
     c = per.c
     found: dict[tuple[int, int], tuple[int, Decimal]] = defaultdict(lambda: (0, Decimal(0)))
-    for day, n, inv in db.session.execute(
-            select(c.day, func.sum(c.once), func.coalesce(func.sum(c.inv), 0)).group_by(c.day)):
+    for day, n, inv in db.session.execute(  # not negotiating: not NULL either (the project existed)
+            select(c.day, func.sum(c.once), func.coalesce(func.sum(c.inv), 0)).where(c.stage != "negotiating")
+            .group_by(c.day)):
         key = (day.year, (day.month - 1) // 3 + 1)
         old = found[key]
         found[key] = (old[0] + int(n or 0), old[1] + Decimal(inv))
