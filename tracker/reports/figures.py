@@ -284,14 +284,16 @@ def _band() -> Any:
 
 
 def _per_project(user: Any, q: ReportQuery, name: str, *columns: Any, where: tuple = ()) -> tuple[Any, list[Any]]:
-    """The query's projects with ``columns``, one of them ``counts_as(q.as_of)`` labelled
-    "stage", as a CTE; and the condition the outer query adds on it. On an as-of date the
-    stage is a subquery: selected once per project in a MATERIALIZED CTE and tested there
-    (not NULL: the project existed), where a condition in the inner WHERE ran it once more
-    per project (PostgreSQL computes a scalar subquery every time it is written). Today it
-    is a CASE over columns, and the CTE is left to the planner (materialized, a CTE joined
-    to the milestones made PostgreSQL hash every milestone and spill to disk: ~120 ms at
-    100,000 projects, ~80 ms inlined)."""
+    """The query's projects with ``columns`` (one of them ``counts_as(q.as_of)`` labelled
+    "stage") as a CTE, and the conditions the outer query must add on it.
+
+    On an as-of date the stage is a subquery on the stage history: selected once per project
+    in a MATERIALIZED CTE, and "the project existed then" (stage not NULL) is tested on that
+    column outside, where the period's own condition ran the subquery once more per project
+    (PostgreSQL evaluates a scalar subquery wherever it is written). Without an as-of date
+    the stage is a CASE over the project's columns and the CTE is left to the planner
+    (materialized, the compliance CTE made PostgreSQL hash every milestone and spill to disk:
+    ~120 ms at 100,000 projects, ~80 ms inlined)."""
     cte = (select(*columns).join(Investor, Investor.id == Project.investor_id)
            .where(*scope_conditions(user, q, existed=False), *where)).cte(name)
     if q.as_of is None:
