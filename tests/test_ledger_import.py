@@ -4,6 +4,7 @@ column and reason, the all-or-nothing commit, unit scope, the screens, the comma
 files that are not ledgers at all."""
 from __future__ import annotations
 
+import html
 import io
 import re
 from datetime import date
@@ -391,10 +392,46 @@ def test_a_long_file_commits_as_a_job(client, login_as, db, ref, staff, uploads,
                        content_type="multipart/form-data")
     token = resp.headers["Location"].rsplit("/", 1)[1]
     assert "后台进行" in client.get(resp.headers["Location"]).get_data(as_text=True)
+    parsed = []
+    from tracker.ledger import views
+
+    monkeypatch.setattr(views, "plan_import", lambda *a, **k: parsed.append(a))
     resp = client.post(f"/projects/import/{token}/commit")
     assert resp.status_code == 302 and "/jobs/" in resp.headers["Location"]
+    assert parsed == []  # the dry run passed it: the job checks it again, the view does not parse it too
     job = db.session.execute(select(Job).where(Job.kind == "ledger_import")).scalar_one()
     assert job.params["token"] == token and job.user_id == staff.id
+
+
+def test_an_import_job_that_finds_errors_shows_them_in_the_preview(client, login_as, db, ref, staff, uploads,
+                                                                    monkeypatch):
+    """A file that checks differently when its job runs (the data changed since its dry run):
+    nothing is imported, and the preview then shows the file as it checks now."""
+    from tracker.jobs.worker import JobError
+    from tracker.ledger import jobs, storage
+
+    token = storage.save(staff.id, "a.csv", _csv(BAD), {"unit_id": None, "confirm_amounts": False,
+                                                          "summary": None})
+    db.session.commit()
+
+    class Ctx:
+        params = {"token": token}
+        done_message = ""
+
+        def progress(self, percent, message=""):
+            pass
+
+    monkeypatch.setattr(Ctx, "user", property(lambda self: db.session.get(type(staff), staff.id)), raising=False)
+    before = _count(db)
+    with pytest.raises(JobError) as err:
+        jobs.run_import(Ctx())
+    assert "返回预览" in str(err.value) and _count(db) == before
+    summary = storage.load_meta(token, staff.id)["summary"]
+    assert summary["ok"] is False and summary["counts"]["error"] >= 1
+    first_error = next(r for r in summary["rows"] if r[1] == "error")[4][0][1]  # [column, message]
+    login_as(staff)
+    page = client.get(f"/projects/import/{token}?show=errors").get_data(as_text=True)
+    assert html.escape(first_error) in page
 
 
 def test_the_import_job_commits_all_rows(db, ref, staff, uploads, monkeypatch):

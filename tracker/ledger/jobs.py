@@ -17,7 +17,7 @@ from tracker.jobs.worker import JobContext, JobError
 
 def run_import(ctx: JobContext) -> None:
     from tracker.ledger import storage
-    from tracker.ledger.operations import commit_import, done_message, failed_message, plan_import
+    from tracker.ledger.operations import commit_import, done_message, failed_message, plan_import, summarise
     from tracker.ledger.read import LedgerFileError
     from tracker.projects.operations import FieldErrors
 
@@ -35,8 +35,9 @@ def run_import(ctx: JobContext) -> None:
                            confirm_amounts=bool(meta.get("confirm_amounts")))
     except LedgerFileError as err:
         raise JobError(err.message) from None
-    if not plan.ok:
-        raise JobError(_("文件中有错误（%(n)d 处），没有导入任何数据：请重新上传并查看预览。", n=len(plan.errors)))
+    if not plan.ok:  # the data changed since the dry run: its page shows the file as it checks now
+        storage.write_meta(token, {**meta, "summary": summarise(plan)})
+        raise JobError(_("文件中有错误（%(n)d 处），没有导入任何数据：请返回预览查看并修改后重新上传。", n=len(plan.errors)))
     db.session.rollback()  # the check only read; the commit begins as a write
     total = len(plan.outcomes)
     ctx.progress(30, _("正在导入 %(n)d 行…", n=total))

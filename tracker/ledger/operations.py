@@ -25,8 +25,16 @@ from tracker.core.bulk import unit_pairs
 from tracker.core.formatting import today_local
 from tracker.core.permissions import can, scope_filter
 from tracker.extensions import db
-from tracker.ledger.read import Grid, Layout, find_layout, read_grid
-from tracker.ledger.rows import NEW_ROW_STAGES, LedgerRow, _chinese, check_milestones, read_rows, validate_row
+from tracker.ledger.read import Grid, Layout, cell_text, find_layout, read_grid
+from tracker.ledger.rows import (
+    NEW_ROW_STAGES,
+    LedgerRow,
+    _chinese,
+    check_milestones,
+    column_header,
+    read_rows,
+    validate_row,
+)
 from tracker.ledger.template import is_example
 from tracker.projects.choices import project_choices
 from tracker.projects.models import Project
@@ -102,6 +110,22 @@ def plan_import(actor: Any, filename: str, data: bytes, *, unit_id: int | None =
         check_milestones(row)
         outcomes.append(_outcome(actor, row, values, existing, seen))
     return ImportPlan(filename, grid, layout, outcomes)
+
+
+def summarise(plan: ImportPlan) -> dict[str, Any]:
+    """What the dry-run page shows, kept in the upload's note: the preview's pages and
+    filters read this, never the file (parsed once, here)."""
+    layout = plan.layout
+    return {
+        "counts": plan.counts, "ok": plan.ok, "kind": plan.grid.kind, "encoding": plan.grid.encoding,
+        "sheet": plan.grid.sheet, "header_row": layout.header_row + 1,
+        "columns": [[cell_text(layout.headers.get(c, "")), column.title(),
+                     {"yi": "亿元", "wan": "万元"}.get(layout.units.get(c) or "", "")]
+                    for c, column in sorted(layout.columns.items())],
+        "ignored": [cell_text(t) for t in layout.ignored],
+        "rows": [[o.row.row_no, o.kind, o.name, [column_header(k) for k in o.changes],
+                  [[column_header(k), m] for k, m in o.row.errors.items()]] for o in plan.outcomes],
+    }
 
 
 def _owner_names(actor: Any) -> dict[str, str]:

@@ -35,7 +35,7 @@ from tracker.ledger import storage
 from tracker.ledger.columns import BY_KEY
 from tracker.ledger.export import export_file, filename
 from tracker.ledger.forms import ImportForm
-from tracker.ledger.operations import OUTCOMES, ImportPlan, done_message, failed_message, plan_import
+from tracker.ledger.operations import OUTCOMES, ImportPlan, done_message, failed_message, plan_import, summarise
 from tracker.ledger.read import MAX_BYTES, LedgerFileError
 from tracker.projects.queries import ProjectFilters
 
@@ -136,25 +136,6 @@ def import_preview():
     return redirect(url_for("ledger.import_review", token=token), code=303)
 
 
-def summarise(plan: ImportPlan) -> dict[str, Any]:
-    """What the dry-run page shows, kept in the upload's note: the preview's pages and
-    filters read this, never the file (parsed once, here)."""
-    from tracker.ledger.read import cell_text
-    from tracker.ledger.rows import column_header
-
-    layout = plan.layout
-    return {
-        "counts": plan.counts, "ok": plan.ok, "kind": plan.grid.kind, "encoding": plan.grid.encoding,
-        "sheet": plan.grid.sheet, "header_row": layout.header_row + 1,
-        "columns": [[cell_text(layout.headers.get(c, "")), column.title(),
-                     {"yi": "亿元", "wan": "万元"}.get(layout.units.get(c) or "", "")]
-                    for c, column in sorted(layout.columns.items())],
-        "ignored": [cell_text(t) for t in layout.ignored],
-        "rows": [[o.row.row_no, o.kind, o.name, [column_header(k) for k in o.changes],
-                  [[column_header(k), m] for k, m in o.row.errors.items()]] for o in plan.outcomes],
-    }
-
-
 def _is_summary(s: Any) -> bool:
     """Whether a stored summary has the shape ``summarise`` gives it (its rows: ``_is_row``),
     so that a note edited on disk gets the 404 a missing one gets, not a broken page."""
@@ -209,7 +190,7 @@ def import_review(token: str):
         abort(404)
     page = Page(items=items, page=page_no, per_page=PREVIEW_PER_PAGE, total=len(rows))
     return render_template("ledger/preview.html", token=token, meta=meta, s=summary, page=page, show=show,
-                           job_rows=current_app.config.get("LEDGER_JOB_ROWS", JOB_ROWS), headers=BY_KEY)
+                           job_rows=_job_rows(), headers=BY_KEY)
 
 
 @bp.get("/import/<token>/errors.xlsx")
@@ -236,6 +217,11 @@ def import_commit(token: str):
     require("project.create")
     meta, data = _load(token)
     review = url_for("ledger.import_review", token=token)
+    summary = meta.get("summary")
+    if _is_summary(summary) and summary.get("ok") is True and len(summary["rows"]) > _job_rows():
+        # A long file the dry run passed goes to the job as it is: the job checks it again
+        # (the data may have changed since) before writing, so it is not parsed here as well.
+        return _start_job(token, meta)
     try:
         plan = plan_import(current_user, meta["filename"], data, unit_id=meta.get("unit_id"),
                            confirm_amounts=bool(meta.get("confirm_amounts")))
@@ -247,12 +233,21 @@ def import_commit(token: str):
         storage.write_meta(token, {**meta, "summary": summarise(plan)})
         flash(_("文件中有错误，没有导入任何数据：请按下方说明修改后重新上传。"), "error")
         return redirect(review)
-    if len(plan.outcomes) > current_app.config.get("LEDGER_JOB_ROWS", JOB_ROWS):
-        from tracker.jobs.views import start
-
-        return start("ledger_import", title=_("导入台账：%(name)s", name=meta["filename"]), params={"token": token},
-                     back=url_for("projects.list_projects"))
+    if len(plan.outcomes) > _job_rows():
+        return _start_job(token, meta)
     return _commit_inline(token, plan)
+
+
+def _job_rows() -> int:
+    """More rows than this commit as a job, with a progress bar."""
+    return current_app.config.get("LEDGER_JOB_ROWS", JOB_ROWS)
+
+
+def _start_job(token: str, meta: dict[str, Any]):
+    from tracker.jobs.views import start
+
+    return start("ledger_import", title=_("导入台账：%(name)s", name=meta["filename"]), params={"token": token},
+                 back=url_for("projects.list_projects"))
 
 
 def _commit_inline(token: str, plan: ImportPlan):
