@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.databases import empty_pg_database
+from tests.databases import scratch_url
 
 pytestmark = pytest.mark.e2e
 
@@ -46,11 +46,7 @@ def live_server(database_url, tmp_path_factory):
     from tracker import create_app
     from tracker.extensions import db
 
-    if database_url.startswith("postgresql"):
-        url = f"{database_url}_e2e"
-        empty_pg_database(url)
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.db'}"
+    url = scratch_url(database_url, "e2e", tmp_path_factory.mktemp("e2e"))
     app = create_app({
         "SECRET_KEY": "e2e-secret",
         "SQLALCHEMY_DATABASE_URI": url,
