@@ -590,6 +590,29 @@ def test_a_brief_printed_again_comes_from_its_own_shelf(app, db, ref, brief_font
     assert service.booklet_pdf(ceremony).seconds == 0.0  # and the booklet, still kept
 
 
+def test_a_full_shelf_drops_its_least_recently_used_a_tenth_at_a_time(app, monkeypatch, tmp_path):
+    """A full shelf is not read file by file on every store: past its size, the least
+    recently used go, down to the size less a tenth."""
+    import os
+
+    from tracker.briefs import pdf_cache
+
+    monkeypatch.setitem(app.config, "PDF_BRIEF_CACHE_FILES", 20)
+    monkeypatch.setitem(app.config, "PDF_CACHE_DIR", str(tmp_path))
+    shelf = tmp_path / "briefs"
+    with app.app_context():
+        for i in range(20):
+            pdf_cache.store(f"k{i:02d}", b"%PDF-" + bytes([i]), 1, "briefs")
+            os.utime(shelf / f"k{i:02d}.pdf", (1000 + i, 1000 + i))  # k00 oldest
+        os.utime(shelf / "k03.pdf", (5000, 5000))  # printed again lately
+        assert len(list(shelf.glob("*.pdf"))) == 20  # full, nothing dropped yet
+        pdf_cache.store("k20", b"%PDF-new", 1, "briefs")
+        kept = sorted(p.stem for p in shelf.glob("*.pdf"))
+        assert len(kept) == 18 and len(list(shelf.glob("*.pages"))) == 18
+        assert kept == sorted(["k03", "k20"] + [f"k{i:02d}" for i in range(4, 20)])
+        assert pdf_cache.load("k03", "briefs") == (b"%PDF-" + bytes([3]), 1)
+
+
 def test_a_cache_that_cannot_be_written_costs_only_the_layout(app, db, ref, brief_fonts, monkeypatch, tmp_path):
     blocked = tmp_path / "not-a-directory"
     blocked.write_text("x")  # the cache directory cannot be made

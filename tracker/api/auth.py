@@ -19,6 +19,7 @@ from sqlalchemy.orm import joinedload
 from tracker.api.models import ApiToken
 from tracker.audit.operations import record
 from tracker.auth.models import User
+from tracker.core import datacache
 from tracker.core.db import utcnow
 from tracker.extensions import db
 
@@ -111,11 +112,15 @@ def authenticate(header: str | None) -> User | None:
     secret = bearer_secret(header)
     if secret is None or not secret.startswith(TOKEN_PREFIX):
         return None
-    row = db.session.execute(
+    found = db.session.execute(datacache.with_version(  # the data version comes along
         select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == hash_token(secret))
-    ).scalar_one_or_none()
-    if row is None or row.revoked_at is not None or row.user is None or not row.user.is_active:
+    )).one_or_none()
+    if found is None:
         return None
+    row = found[0]
+    if row.revoked_at is not None or row.user is None or not row.user.is_active:
+        return None
+    datacache.keep_version(found[1:])
     _touch(row)
     return row.user
 

@@ -27,8 +27,10 @@ from tracker.core.bulk import insert_returning_ids, update_many
 from tracker.core.db import utcnow
 from tracker.extensions import db
 
-# session.info key: the entries this session recorded that still need chaining.
+# session.info keys: the entries this session recorded that still need chaining; how many it
+# has recorded in all (never goes down: see ``recorded``).
 _UNCHAINED = "audit_unchained"
+_RECORDED = "audit_recorded"
 CHAIN_LOCK_ID = 727001  # PostgreSQL advisory lock serialising the chain's writers
 
 
@@ -74,6 +76,7 @@ def record(
     )
     session.add(entry)
     session.info.setdefault(_UNCHAINED, []).append(entry)
+    session.info[_RECORDED] = session.info.get(_RECORDED, 0) + 1
     return entry
 
 
@@ -92,7 +95,14 @@ def record_many(actor: Any, action: str, object_type: str,
          "object_id": object_id, "project_id": project_id, "changes": jsonable(changes)}
         for object_id, project_id, changes in entries])
     session.info.setdefault(_UNCHAINED, []).extend(ids)
+    session.info[_RECORDED] = session.info.get(_RECORDED, 0) + len(ids)
     return len(ids)
+
+
+def recorded(session: Session) -> int:
+    """How many entries ``session`` has recorded so far: every change records one, so a
+    figure read before this number moved does not show the session's own changes."""
+    return session.info.get(_RECORDED, 0)
 
 
 def lock_chain(conn: Connection) -> None:

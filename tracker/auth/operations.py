@@ -11,6 +11,7 @@ from tracker.api.auth import revoke_user_tokens
 from tracker.audit.operations import record
 from tracker.auth.models import LoginSession, Role, Unit, User
 from tracker.auth.passwords import hash_password, password_problem
+from tracker.core import datacache
 from tracker.core.db import utcnow
 from tracker.extensions import db
 
@@ -149,13 +150,18 @@ def end_session(secret: str | None) -> None:
 
 
 def session_user(user_id: int, session_version: int, secret: str | None) -> User | None:
-    """The active user of a live login session (one query), or None."""
+    """The active user of a live login session, or None. One query, which also reads the data
+    version for the request's cached figures (``core.datacache.with_version``)."""
     if not secret or not isinstance(secret, str):
         return None
     live = select(LoginSession.id).where(
         LoginSession.user_id == User.id, LoginSession.secret_hash == _secret_hash(secret),
         LoginSession.ended_at.is_(None),
     ).exists()
-    return db.session.execute(select(User).where(
+    row = db.session.execute(datacache.with_version(select(User).where(
         User.id == user_id, User.session_version == session_version, User.is_active_user.is_(True), live,
-    )).scalar_one_or_none()
+    ))).one_or_none()
+    if row is None:
+        return None
+    datacache.keep_version(row[1:])
+    return row[0]

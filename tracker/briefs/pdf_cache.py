@@ -83,7 +83,13 @@ def store(digest: str, pdf: bytes, pages: int, shelf: str = "booklets") -> None:
 
 
 def _evict(directory: Path, keep: int) -> None:
-    """Keep the ``keep`` most recently used; other processes may be evicting at the same time."""
+    """Past ``keep`` files, drop the least recently used down to ``keep`` less a tenth: the
+    files' times are read (one stat each) once in a while, not on every store of a full
+    shelf. Other processes may be evicting at the same time."""
+    with os.scandir(directory) as entries:
+        count = sum(1 for entry in entries if entry.name.endswith(".pdf"))
+    if count <= keep:
+        return
     files = []
     for path in directory.glob("*.pdf"):
         try:
@@ -91,7 +97,7 @@ def _evict(directory: Path, keep: int) -> None:
         except FileNotFoundError:  # gone meanwhile
             continue
     files.sort(reverse=True)
-    for _mtime, old in files[keep:]:
+    for _mtime, old in files[keep - keep // 10:]:
         old.unlink(missing_ok=True)
         old.with_suffix(".pages").unlink(missing_ok=True)
     remove_older_than(directory, "*.tmp", 3600)  # writes that died before their rename

@@ -35,31 +35,60 @@ def scope_key(user: Any) -> Any:
     return "city" if user.is_city else user.unit_id
 
 
-def data_version() -> tuple:
+def version_columns() -> tuple:
+    """The data version's parts read from the database, as columns of a select (see
+    ``with_version``)."""
     from tracker.audit.models import AuditEntry
     from tracker.progress.models import StageDeadline
 
-    row = db.session.execute(select(
-        select(func.max(AuditEntry.seq)).scalar_subquery(),
-        select(func.max(AuditEntry.id)).scalar_subquery(),  # this transaction's own changes
-        select(func.sum(StageDeadline.version_id)).scalar_subquery(),
-    )).one()
-    return (*row, today_local(), str(db.engine.url))
+    return (select(func.max(AuditEntry.seq)).scalar_subquery(),
+            select(func.max(AuditEntry.id)).scalar_subquery(),  # this transaction's own changes
+            select(func.sum(StageDeadline.version_id)).scalar_subquery())
+
+
+def _version(parts) -> tuple:
+    return (*parts, today_local(), str(db.engine.url))
+
+
+def data_version() -> tuple:
+    return _version(db.session.execute(select(*version_columns())).one())
+
+
+def with_version(statement):
+    """``statement`` (the first a request runs anyway: the user's load) with the data version's
+    columns added, so that the version costs no statement of its own. Give the row's extra
+    values to ``keep_version``."""
+    return statement.add_columns(*version_columns())
+
+
+def keep_version(parts) -> None:
+    """Keep ``parts`` (``with_version``'s extra values) as this request's data version."""
+    from flask import has_request_context, request
+
+    if has_request_context():
+        request._get_current_object()._data_version = (_own_changes(), _version(parts))
+
+
+def _own_changes() -> int:
+    from tracker.audit.operations import recorded
+
+    return recorded(db.session())
 
 
 def request_version() -> tuple:
     """``data_version`` once per request (a page asks for several figures), kept on the
-    request object itself (not ``g``: tests push one app context for many requests)."""
+    request object itself (not ``g``: tests push one app context for many requests). Read
+    again once the request has changed something (it recorded an audit entry since): a
+    version from before the change must not key figures that show it."""
     from flask import has_request_context, request
 
     if not has_request_context():
         return data_version()
     current = request._get_current_object()
-    version = getattr(current, "_data_version", None)
-    if version is None:
-        version = data_version()
-        current._data_version = version
-    return version
+    kept = getattr(current, "_data_version", None)
+    if kept is None or kept[0] != _own_changes():
+        kept = current._data_version = (_own_changes(), data_version())
+    return kept[1]
 
 
 def _full_key(key: Any) -> tuple:

@@ -74,10 +74,11 @@ def _list_body(filters: ProjectFilters) -> str:
 
 @bp.get("/<int:project_id>")
 def view_project(project_id: int):
-    # The data version first: a card built below from data read after it can only be newer
-    # than its key says, never older (a write committing in between cannot leave an old card
-    # under the new version). The user was read before it: what a card shows of the user
-    # (scope, role, may they record funds) is in its key, so a key and its card always agree.
+    # The data version first (read with the user, core.datacache.with_version): a card built
+    # below from data read after it can only be newer than its key says, never older (a write
+    # committing in between cannot leave an old card under the new version). What a card
+    # shows of the user (scope, role, may they record funds) is in its key, and the user was
+    # read no later than the version, so a key and its card always agree.
     datacache.request_version()
     page = _Cards(project_id)
     project = page.load()
