@@ -324,8 +324,9 @@ def test_rows_with_a_pending_request_are_marked(client, login_as, staff, ref, db
 
 
 def test_empty_sections_of_the_project_page_cost_no_query(client, login_as, ref, db):
-    """Whether the project has a pending request, a scan or a 增资 comes with the project's own
-    query: a project with none reads none of them, and each shows once it exists."""
+    """Whether the project has a pending request, a scan, a funds record or a 增资 comes with
+    the project's own query: a project with none reads none of them, and each shows once it
+    exists."""
     from io import BytesIO
 
     from tests.factories import count_queries
@@ -345,9 +346,10 @@ def test_empty_sections_of_the_project_page_cost_no_query(client, login_as, ref,
 
     html, statements = page()
     # (the header's badge counts read stage_request too: only the sections' own reads count)
-    assert not any(sql.startswith(("SELECT stage_request.id", "SELECT attachment.id")) for sql in statements)
+    assert not any(sql.startswith(("SELECT stage_request.id", "SELECT attachment.id", "SELECT funds_record.id"))
+                   for sql in statements), statements
     assert not any("WHERE project.increase_of_id = " in sql for sql in statements), statements
-    assert "待审批" not in html and "证明材料" not in html
+    assert "待审批" not in html and "证明材料" not in html and "尚未登记到位资金" in html
 
     project = db.session.get(Project, project_id)
     staff = db.session.get(type(staff), staff_id)
@@ -361,4 +363,5 @@ def test_empty_sections_of_the_project_page_cost_no_query(client, login_as, ref,
     html, _statements = page()
     assert "待审批" in html  # the pending request's panel
     assert "回单.pdf" in html and "证明材料" in html
+    assert "尚未登记到位资金" not in html and "合计（1 笔）" in html  # the funds record's table
     assert "区块测试增资" in html

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from flask_login import current_user, login_user
+from flask_login import login_user
 from sqlalchemy import and_
 
 from tests.factories import make_project, make_user, sign_in, uscc
@@ -154,44 +154,31 @@ def test_the_version_moves_at_commit_not_before(app, db, ref):
     assert committed[0] > (before[0] or 0)  # seq: in commit order
 
 
-def test_the_version_read_with_the_user_gives_way_to_the_requests_own_changes(app, client, db, ref):
+def test_the_version_read_with_the_user_gives_way_to_the_requests_own_changes(app, db, ref):
     """The data version comes with the signed-in user's load (no statement of its own); a
     request that then changes something reads it again, so figures showing its change are
     never kept under the version from before it."""
+    from tests.factories import count_queries
+    from tracker.auth.operations import session_user, start_session
+
     staff = make_user("staff", ref.huangyan)
+    secret = start_session(staff)
     db.session.commit()
-    sign_in(client, staff)
-    seen = {}
-
-    @app.get("/_version_probe")
-    def _version_probe():
-        assert current_user.is_authenticated  # loads the user, as every screen's guard does
-        seen["statements_before"] = statements["n"]
-        seen["with_user"] = datacache.request_version()
-        seen["statements_after"] = statements["n"]
-        create_project(staff, *_values_form(ref, "缓存版本二"), "signed")
-        seen["after_change"] = datacache.request_version()
+    staff_id, session_version = staff.id, staff.session_version
+    with app.test_request_context("/projects/"):
+        with count_queries(db) as loading:
+            user = session_user(staff_id, session_version, secret)
+        with count_queries(db) as asking:
+            with_user = datacache.request_version()
+        create_project(user, *_values_form(ref, "缓存版本二"), "signed")
+        after_change = datacache.request_version()
         db.session.rollback()
-        return "ok"
-
-    statements = {"n": 0}
-    from sqlalchemy import event
-
-    def count(*_args):
-        statements["n"] += 1
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        assert client.get("/_version_probe").status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert seen["statements_after"] == seen["statements_before"]  # kept from the user's load
-    assert seen["after_change"] != seen["with_user"]
-    assert seen["after_change"][1] > (seen["with_user"][1] or 0)  # the request's own entry
+    selects = [sql for sql in loading + asking if sql.startswith("SELECT")]  # (not the test's savepoints)
+    assert user.id == staff_id and len(selects) == 1 and selects[0] in loading  # read with the user
+    assert after_change[1] > (with_user[1] or 0)  # the request's own entry
     with app.test_request_context():
-        assert seen["with_user"] == datacache.data_version()  # rolled back: as it was
+        assert with_user == datacache.data_version()  # rolled back: as it was
+
 
 def test_paging_never_pushes_a_figure_out(app, db):
     """Pages (one entry per page of a list or of the API) have an LRU of their own: a program

@@ -18,6 +18,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, load_only
 
+from tracker.auth.models import User
 from tracker.core.formatting import today_local
 from tracker.core.forms import show_errors
 from tracker.core.input import InputError, form_values, int_arg
@@ -68,7 +69,8 @@ def funds_rate(total: Decimal | None, investment: Decimal | None) -> Decimal | N
 
 def _records(project_id: int, limit: int, offset: int = 0) -> list[FundsRecord]:
     return list(db.session.execute(
-        select(FundsRecord).options(joinedload(FundsRecord.recorded_by), joinedload(FundsRecord.attachment))
+        select(FundsRecord).options(joinedload(FundsRecord.recorded_by).load_only(User.display_name),
+                                    joinedload(FundsRecord.attachment))
         .where(FundsRecord.project_id == project_id)
         .order_by(FundsRecord.received_on.desc(), FundsRecord.id.desc()).limit(limit).offset(offset)
     ).scalars())
@@ -103,9 +105,10 @@ def _summary(project: Project, records: list[FundsRecord], count: int, form: Fun
 
 @bp.app_template_global()
 def project_funds(project: Project, form: FundsForm | None = None) -> ProjectFunds:
-    """The project page's funds card: the sum, the rate, the newest records (one query, and
-    a count when there are more than shown)."""
-    records = _records(project.id, SHOWN_ON_PROJECT_PAGE)
+    """The project page's funds card: the sum, the rate, the newest records (one query, none
+    for a project without any (``has_funds``, read with the project), and a count when there
+    are more than shown)."""
+    records = _records(project.id, SHOWN_ON_PROJECT_PAGE) if project.has_funds else []
     count = len(records) if len(records) < SHOWN_ON_PROJECT_PAGE else _count(project.id)
     return _summary(project, records, count, form)
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 from tracker.auth.models import User
 from tracker.core.db import UTCDateTime, utcnow
 from tracker.extensions import db
+from tracker.funds.models import FundsRecord
 from tracker.projects.models import Project
 from tracker.workflow.stages import CODES as STAGE_CODES
 from tracker.workflow.stages import REQUEST_STATUSES
@@ -125,11 +126,14 @@ class Notification(db.Model):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
-# Whether a project has a pending request or any evidence scan, read with the project page's
-# own query when asked for (``undefer``): an empty section of the page then costs no query.
+# Whether a project has a pending request, any evidence scan or any funds record, read with the
+# project page's own query when asked for (``undefer``): an empty section of the page then
+# costs no query.
 # Declared here, beside the classes they read, so tracker.projects.models maps without this module.
 Project.has_pending = column_property(
     exists().where(StageRequest.project_id == Project.id, StageRequest.status == "pending")
     .correlate_except(StageRequest), deferred=True)
 Project.has_attachments = column_property(
     exists().where(Attachment.project_id == Project.id).correlate_except(Attachment), deferred=True)
+Project.has_funds = column_property(
+    exists().where(FundsRecord.project_id == Project.id).correlate_except(FundsRecord), deferred=True)
