@@ -13,7 +13,10 @@ PostgreSQL, 10,000 projects, 20 clients, a bounded time.
 2. **Booklets**: 16 users each queue a ceremony booklet (the jobs the booklet button makes)
    while the 20 clients load list pages: the list's p95 while they are prepared.
 
-Prints requests/s, p50/p95/p99 (ms) and errors (non-200 answers or failed connections).
+Prints requests/s, p50/p95/p99 (ms) and errors (non-200 answers or failed connections), and
+where the CPU went, per request: the web processes (gunicorn's workers), the PDF workers (the
+pools' processes), PostgreSQL's backends for the bench database and this process (the load
+generator), from ``/proc``: what a request costs the machine, not only how long it waited.
 The database is bench/scale.py's 10,000-project PostgreSQL database (generated when missing).
 Figures only: nothing here asserts a timing.
 """
@@ -80,7 +83,10 @@ class Client(threading.Thread):
 _SEEDS = itertools.count()
 
 
-def load(port: int, pick, headers: dict, clients: int, seconds: float, warm: float = 3.0) -> dict:
+def load(port: int, pick, headers: dict, clients: int, seconds: float, warm: float = 3.0, cpu=None) -> dict:
+    """``clients`` threads issuing ``pick``'s requests for ``seconds`` after ``warm`` seconds
+    not counted; ``cpu``: a function giving CPU seconds used so far by kind (``cpu_seconds``),
+    read when the counted time starts and ends."""
     stop = threading.Event()
     # Fresh seeds in every call: a slice replaying the previous one's requests would find
     # its briefs in the PDF cache.
@@ -91,19 +97,22 @@ def load(port: int, pick, headers: dict, clients: int, seconds: float, warm: flo
     for t in threads:  # the warm-up is not counted
         t.times.clear()
         t.errors = 0
+    cpu_before = cpu() if cpu else {}
     start = time.perf_counter()
     time.sleep(seconds)
     stop.set()
     for t in threads:
         t.join(timeout=70)
     elapsed = time.perf_counter() - start
+    cpu_after = cpu() if cpu else {}
     by_kind: dict[str, list[float]] = {}
     for t in threads:
         for kind, values in t.times.items():
             by_kind.setdefault(kind, []).extend(values)
     everything = [v for values in by_kind.values() for v in values]
     return {"rps": len(everything) / elapsed, "n": len(everything), "errors": sum(t.errors for t in threads),
-            "all": everything, "by_kind": by_kind, "seconds": elapsed}
+            "all": everything, "by_kind": by_kind, "seconds": elapsed,
+            "cpu": {k: cpu_after[k] - cpu_before[k] for k in cpu_before}}
 
 
 def merged(parts: list[dict]) -> dict:
@@ -114,8 +123,50 @@ def merged(parts: list[dict]) -> dict:
             by_kind.setdefault(kind, []).extend(values)
     everything = [v for part in parts for v in part["all"]]
     seconds = sum(part["seconds"] for part in parts)
+    cpu: dict[str, float] = {}
+    for part in parts:
+        for kind, used in part["cpu"].items():
+            cpu[kind] = cpu.get(kind, 0.0) + used
     return {"rps": len(everything) / seconds, "n": len(everything), "errors": sum(p["errors"] for p in parts),
-            "all": everything, "by_kind": by_kind, "seconds": seconds}
+            "all": everything, "by_kind": by_kind, "seconds": seconds, "cpu": cpu}
+
+
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def cpu_seconds(server: subprocess.Popen, database: str) -> dict[str, float]:
+    """CPU seconds used so far by the server's processes (web: gunicorn's; PDF: the worker
+    pools' processes, whose parent is a web process), PostgreSQL's backends of ``database``
+    (process titles name it) and this process."""
+    rows = [line.split(None, 2) for line in subprocess.run(
+        ["ps", "-e", "-o", "pid=,ppid=,args="], capture_output=True, text=True).stdout.splitlines()]
+    children: dict[int, list[int]] = {}
+    title = {}
+    for row in rows:
+        if len(row) == 3:
+            children.setdefault(int(row[1]), []).append(int(row[0]))
+            title[int(row[0])] = row[2]
+    used = {"web": 0.0, "PDF": 0.0, "PostgreSQL": 0.0, "load generator": time.process_time()}
+    todo = [server.pid]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        used["web" if "gunicorn" in title.get(pid, "") else "PDF"] += _cpu(pid)
+    for pid, name in title.items():
+        if name.startswith("postgres:") and f" {database} " in f" {name} ":
+            used["PostgreSQL"] += _cpu(pid)
+    return used
+
+
+def cpu_line(r: dict) -> None:
+    per = ", ".join(f"{k} {v / max(1, r['n']) * 1000:.2f}" for k, v in r["cpu"].items())
+    print(f"      CPU per request (ms): {per}; {sum(r['cpu'].values()) / r['seconds']:.2f} CPUs busy in all",
+          flush=True)
 
 
 def line(label: str, r: dict) -> None:
@@ -276,17 +327,24 @@ def main() -> None:
         # The two servers take turns (the idle one waits), so a slower minute of this VM hits
         # both alike: the ratio is what to read.
         slice_s = args.seconds / args.slices
+        database = url.rsplit("/", 1)[1]
+        app_cpu, limit_cpu = (lambda: cpu_seconds(server, database)), (lambda: cpu_seconds(limit, database))
         app_parts, limit_parts = [], []
         for i in range(args.slices):
             warm = 3.0 if i == 0 else 0.5
-            app_parts.append(load(PORT_APP, app_pick, {"Cookie": prep["cookie"]}, args.clients, slice_s, warm))
-            limit_parts.append(load(PORT_LIMIT, limit_pick, {}, args.clients, slice_s, warm))
+            app_parts.append(load(PORT_APP, app_pick, {"Cookie": prep["cookie"]}, args.clients, slice_s, warm,
+                                  app_cpu))
+            limit_parts.append(load(PORT_LIMIT, limit_pick, {}, args.clients, slice_s, warm, limit_cpu))
         mixed, limit_mixed = merged(app_parts), merged(limit_parts)
         line("app, mixed (list, project, API, 1/20 PDF)", mixed)
+        cpu_line(mixed)
         line("one SQL + template, same mix (no PDF)", limit_mixed)
+        cpu_line(limit_mixed)
         print(f"      app ÷ one-SQL app: {mixed['rps'] / limit_mixed['rps']:.2f}")
-        line("app, same mix without the PDFs", load(PORT_APP, app_pick_no_pdf, {"Cookie": prep["cookie"]},
-                                                    args.clients, args.seconds))
+        no_pdf = load(PORT_APP, app_pick_no_pdf, {"Cookie": prep["cookie"]}, args.clients, args.seconds,
+                      cpu=app_cpu)
+        line("app, same mix without the PDFs", no_pdf)
+        cpu_line(no_pdf)
         ids = queue_booklets(prep, 16)
         start = time.perf_counter()
         during = load(PORT_APP, lambda rng: ("list", rng.choice(["/projects/", "/projects/?stage=construction"]), {}),
