@@ -15,8 +15,10 @@ PostgreSQL, 10,000 projects, 20 clients, a bounded time.
 
 Prints requests/s, p50/p95/p99 (ms) and errors (non-200 answers or failed connections), and
 where the CPU went, per request: the web processes (gunicorn's workers), the PDF workers (the
-pools' processes), PostgreSQL's backends for the bench database and this process (the load
-generator), from ``/proc``: what a request costs the machine, not only how long it waited.
+pools' processes), PostgreSQL's backends for the bench database (both servers' connections:
+they take turns, so the idle one's cost nothing) and this process (the load generator), from
+``/proc`` over the counted time: what a request costs the machine, not only how long it
+waited. (A process that exits meanwhile takes its CPU time with it; none should.)
 The database is bench/scale.py's 10,000-project PostgreSQL database (generated when missing).
 Figures only: nothing here asserts a timing.
 """

@@ -107,3 +107,11 @@ class LoginSession(db.Model):
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+def name_only(relationship):
+    """Loader option: join ``relationship`` (to a User) reading the person's name only, not the
+    account's other columns nor its unit (joined by default): for pages that name people."""
+    from sqlalchemy.orm import joinedload, lazyload, load_only
+
+    return joinedload(relationship).options(load_only(User.display_name), lazyload(User.unit))

@@ -5,9 +5,9 @@ milestone, a stage), to the ceremony, to the template or to the day printed on i
 key: the cache never needs to be told.
 
 Two shelves, so that many small briefs never push out a booklet that took seconds: booklets
-and order sheets in ``instance/pdf-cache`` (``PDF_CACHE_DIR``), the ``PDF_CACHE_FILES`` most
-recently used kept; briefs in its ``briefs`` folder, ``PDF_BRIEF_CACHE_FILES`` of them (0: no
-cache on that shelf).
+and order sheets in ``instance/pdf-cache`` (``PDF_CACHE_DIR``), up to the ``PDF_CACHE_FILES``
+most recently used kept; briefs in its ``briefs`` folder, up to ``PDF_BRIEF_CACHE_FILES`` of
+them (0: no cache on that shelf).
 """
 from __future__ import annotations
 
@@ -87,8 +87,10 @@ def _evict(directory: Path, keep: int) -> None:
     files' times are read (one stat each) once in a while, not on every store of a full
     shelf. Other processes may be evicting at the same time."""
     with os.scandir(directory) as entries:
-        count = sum(1 for entry in entries if entry.name.endswith(".pdf"))
-    if count <= keep:
+        names = [entry.name for entry in entries]
+    if any(name.endswith(".tmp") for name in names):
+        remove_older_than(directory, "*.tmp", 3600)  # writes that died before their rename
+    if sum(1 for name in names if name.endswith(".pdf")) <= keep:
         return
     files = []
     for path in directory.glob("*.pdf"):
@@ -100,4 +102,3 @@ def _evict(directory: Path, keep: int) -> None:
     for _mtime, old in files[keep - keep // 10:]:
         old.unlink(missing_ok=True)
         old.with_suffix(".pages").unlink(missing_ok=True)
-    remove_older_than(directory, "*.tmp", 3600)  # writes that died before their rename

@@ -7,7 +7,8 @@ and ``seq`` is given under the chain's lock at commit, in commit order: an id or
 timestamp can be taken by a transaction that commits after a later one, and a cache keyed
 on it alone would keep the older figure for good), the newest entry id (the reading
 transaction's own changes, chained only at its commit), the stage deadlines' versions (they
-move the lights), and the day (the lights and "today" in filters). Read once per request.
+move the lights), and the day (the lights and "today" in filters). Read once per request,
+with the signed-in user (``with_version``), and again once the request has changed something.
 """
 from __future__ import annotations
 
@@ -62,11 +63,15 @@ def with_version(statement):
 
 
 def keep_version(parts) -> None:
-    """Keep ``parts`` (``with_version``'s extra values) as this request's data version."""
+    """Keep ``parts`` (``with_version``'s extra values) as this request's data version, unless
+    it has one already: a version read later than figures the request has already used
+    would key them as newer than they are."""
     from flask import has_request_context, request
 
     if has_request_context():
-        request._get_current_object()._data_version = (_own_changes(), _version(parts))
+        current = request._get_current_object()
+        if getattr(current, "_data_version", None) is None:
+            current._data_version = (_own_changes(), _version(parts))
 
 
 def _own_changes() -> int:
@@ -87,6 +92,7 @@ def request_version() -> tuple:
     current = request._get_current_object()
     kept = getattr(current, "_data_version", None)
     if kept is None or kept[0] != _own_changes():
+        db.session.flush()  # the request's own entries get their ids (even under no_autoflush)
         kept = current._data_version = (_own_changes(), data_version())
     return kept[1]
 

@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, load_only
 
-from tracker.auth.models import User
+from tracker.auth.models import name_only
 from tracker.core.formatting import today_local
 from tracker.core.forms import show_errors
 from tracker.core.input import InputError, form_values, int_arg
@@ -69,8 +69,7 @@ def funds_rate(total: Decimal | None, investment: Decimal | None) -> Decimal | N
 
 def _records(project_id: int, limit: int, offset: int = 0) -> list[FundsRecord]:
     return list(db.session.execute(
-        select(FundsRecord).options(joinedload(FundsRecord.recorded_by).load_only(User.display_name),
-                                    joinedload(FundsRecord.attachment))
+        select(FundsRecord).options(name_only(FundsRecord.recorded_by), joinedload(FundsRecord.attachment))
         .where(FundsRecord.project_id == project_id)
         .order_by(FundsRecord.received_on.desc(), FundsRecord.id.desc()).limit(limit).offset(offset)
     ).scalars())

@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.audit.models import AuditEntry
-from tracker.auth.models import Role, User
+from tracker.auth.models import Role, name_only
 from tracker.ceremonies.models import CeremonySigning
 from tracker.core import datacache, pieces
 from tracker.core.forms import mark_required, show_errors, validate_form
@@ -108,7 +108,7 @@ class _Cards:
 
     # Of a person the cards show the name only (fewer columns to read and describe).
     RELATIONS = (joinedload(Project.investor).joinedload(Investor.source_region), joinedload(Project.industry),
-                 joinedload(Project.platform), joinedload(Project.owner).load_only(User.display_name),
+                 joinedload(Project.platform), name_only(Project.owner),
                  joinedload(Project.signing).joinedload(CeremonySigning.ceremony),
                  undefer(Project.has_attachments), undefer(Project.has_increases))
 
@@ -145,14 +145,12 @@ class _Cards:
 def _records(project: Project, before: int) -> dict:
     """The records piece's data: a page of the change history (newest first, keyset by entry
     id: cheap however long the history is) and the evidence files."""
-    q = select(AuditEntry).options(joinedload(AuditEntry.actor).load_only(User.display_name)).where(
-        AuditEntry.project_id == project.id)
+    q = select(AuditEntry).options(name_only(AuditEntry.actor)).where(AuditEntry.project_id == project.id)
     if before:
         q = q.where(AuditEntry.id < before)
     history = db.session.execute(q.order_by(AuditEntry.id.desc()).limit(HISTORY_PER_PAGE + 1)).scalars().all()
     attachments = db.session.execute(
-        select(Attachment).options(joinedload(Attachment.uploaded_by).load_only(User.display_name),
-                                   joinedload(Attachment.request))
+        select(Attachment).options(name_only(Attachment.uploaded_by), joinedload(Attachment.request))
         .where(Attachment.project_id == project.id).order_by(Attachment.id.desc()).limit(MAX_ATTACHMENTS_SHOWN)
     ).scalars().all() if project.has_attachments else []
     return {"timeline": project_timeline(history[:HISTORY_PER_PAGE]), "attachments": attachments,
