@@ -87,15 +87,16 @@ def _evict(directory: Path, keep: int) -> None:
     files' times are read (one stat each) once in a while, not on every store of a full
     shelf. Other processes may be evicting at the same time."""
     with os.scandir(directory) as entries:
-        names = [entry.name for entry in entries]
-    if any(name.endswith(".tmp") for name in names):
+        found = list(entries)
+    if any(entry.name.endswith(".tmp") for entry in found):
         remove_older_than(directory, "*.tmp", 3600)  # writes that died before their rename
-    if sum(1 for name in names if name.endswith(".pdf")) <= keep:
+    pdfs = [entry for entry in found if entry.name.endswith(".pdf")]
+    if len(pdfs) <= keep:
         return
     files = []
-    for path in directory.glob("*.pdf"):
+    for entry in pdfs:
         try:
-            files.append((path.stat().st_mtime, path))
+            files.append((entry.stat().st_mtime, Path(entry.path)))
         except FileNotFoundError:  # gone meanwhile
             continue
     files.sort(reverse=True)

@@ -90,10 +90,10 @@ def request_version() -> tuple:
     if not has_request_context():
         return data_version()
     current = request._get_current_object()
-    kept = getattr(current, "_data_version", None)
-    if kept is None or kept[0] != _own_changes():
+    kept, changes = getattr(current, "_data_version", None), _own_changes()
+    if kept is None or kept[0] != changes:
         db.session.flush()  # the request's own entries get their ids (even under no_autoflush)
-        kept = current._data_version = (_own_changes(), data_version())
+        kept = current._data_version = (changes, data_version())
     return kept[1]
 
 
