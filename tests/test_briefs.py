@@ -548,6 +548,23 @@ def test_warm_up_lays_out_a_sample_brief(app, db, brief_fonts):
     assert not thread.is_alive()
 
 
+def test_briefs_are_compressed_at_the_cheaper_zlib_level_and_still_read(app, db, brief_fonts):
+    """pydyf's fixed level 9 is swapped for FLATE_LEVEL (render._use_flate_level): the streams
+    are still Flate-compressed, and the text reads back."""
+    import zlib
+
+    import pydyf
+
+    result = render.get_renderer(Path(brief_fonts)).render(service.sample_brief_html())
+    assert isinstance(pydyf.zlib, render._Zlib) and pydyf.zlib.level == render.FLATE_LEVEL
+    assert b"/FlateDecode" in result.pdf
+    assert "台州湾新区智能驾驶域控制器项目" in squash(pdf_text(result.pdf)[0])
+    data = "台州 ".encode() * 5000
+    ours = pydyf.zlib.compressobj(level=9)
+    theirs = zlib.compressobj(level=render.FLATE_LEVEL)
+    assert ours.compress(data) + ours.flush() == theirs.compress(data) + theirs.flush()
+
+
 def test_a_booklet_printed_again_is_not_laid_out_again_until_a_project_changes(app, db, ref, brief_fonts,
                                                                               monkeypatch, tmp_path):
     monkeypatch.setitem(app.config, "PDF_CACHE_FILES", 2)
