@@ -1,8 +1,9 @@
-"""The list's totals line, its rows and their HTML are cached until the data changes
-(``core.datacache``): after every kind of write, for every scope and filter, they equal a
-fresh read."""
+"""The list's totals line, its rows and their HTML, and the dashboard's HTML, are cached until
+the data changes (``core.datacache``): after every kind of write, for every scope and filter,
+they equal a fresh read."""
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -30,6 +31,7 @@ from tracker.projects.queries import (
 from tracker.projects.reference_forms import KINDS
 from tracker.projects.reference_operations import fingerprint, update_row
 from tracker.projects.views import list_projects
+from tracker.reports.views import dashboard
 from tracker.workflow import operations as wf
 
 VIEWS = [{}, {"stage": "signed"}, {"stage": "registered"}, {"q": "缓存"}, {"size": "10"}, {"year": "2024"},
@@ -58,7 +60,21 @@ def _shown(app, user, args: dict) -> dict:
             api = api_list_projects().get_json()
         except ApiError as err:  # 我的项目 is the screen's only; archived lists need a manager
             api = err.status
-    return {"totals": kept_totals, "rows": tuple(page.items), "page": page, "html": html, "api": api}
+    dashboard_html = None
+    if not args:  # the dashboard (its body kept the same way) once per person
+        with app.test_request_context("/reports/"):
+            login_user(user)
+            dashboard_html = _chart_ids(dashboard()) if can("reports.view") else None
+    return {"totals": kept_totals, "rows": tuple(page.items), "page": page, "html": html, "api": api,
+            "dashboard": dashboard_html}
+
+
+def _chart_ids(html: str) -> str:
+    """The page with its charts' element ids numbered from one (charts.py numbers them across
+    the process, so two renders of the same figures differ there only)."""
+    numbers: dict[str, str] = {}
+    return re.sub(r"\b(funnel|quarters|unit-rates)-(\d+)\b",
+                  lambda m: f"{m[1]}-#{numbers.setdefault(m[0], str(len(numbers) + 1))}", html)
 
 
 @pytest.fixture()
@@ -84,6 +100,7 @@ def check(app, db, ref):
             assert was["rows"] == now["rows"] == fresh_rows, where
             assert was["html"] == now["html"], where  # the rows' HTML kept beside them
             assert was["api"] == now["api"], where
+            assert was["dashboard"] == now["dashboard"], where
 
     _check("start")
     return users, _check

@@ -22,6 +22,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from tracker.core import datacache, pieces
 from tracker.core.formatting import today_local
 from tracker.core.input import int_arg
 from tracker.core.permissions import require
@@ -164,6 +165,15 @@ def dashboard():
     today = today_local()
     choices = filter_choices(current_user)
     q, notices = _dashboard_query(request.args, choices, today)
+    # The body shows the figures of the user's scope only (no per-person or per-role part):
+    # kept per scope, query and notices until the data changes (the day is in the version).
+    # Rendering its hundreds of links and charts took ~45-90 ms at every view.
+    key = ("dashboard", datacache.scope_key(current_user), q, tuple(notices))
+    body = pieces.kept(key, lambda: _dashboard_body(q, notices, choices, today))
+    return render_template("reports/dashboard.html", body=body)
+
+
+def _dashboard_body(q: ReportQuery, notices: list[str], choices: dict[str, list], today: date) -> str:
     report = build_report(current_user, q)
     steps = funnel(report)
     quarters = signings_by_quarter(current_user, q)
@@ -194,7 +204,7 @@ def dashboard():
     this_year = today.year
     years = sorted(set(range(this_year - YEARS_BACK, this_year + 1)) | {q.year}, reverse=True)
     return render_template(
-        "reports/dashboard.html", q=q, report=report, total=report.total, steps=steps, quarters=quarters,
+        "reports/_dashboard_body.html", q=q, report=report, total=report.total, steps=steps, quarters=quarters,
         ranks=ranks, specs=specs, sections=sections, charts=charts_html,
         choices=choices, notices=notices, period_label=_period_label(q), prev_args=_shift(q, -1),
         next_args=_shift(q, 1) if q.end < today else None, years=years, bands=[code for code, _a in BANDS],
