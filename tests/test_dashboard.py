@@ -281,6 +281,19 @@ def test_a_kept_dashboard_is_only_shown_within_its_scope(client, login_as, peopl
     assert warm.count == 1 and "临海" in again  # the user, with the data version
 
 
+def test_a_dashboard_with_dropped_arguments_is_not_kept(client, login_as, people, data):
+    """Made-up arguments (their text is in the page's notice) cannot fill the kept pages."""
+    from tracker.core import datacache
+
+    login_as(people["leader"])
+    for n in range(3):
+        html = page(client, f"/reports/?year=2024&unit=9999{n}")[1]
+        assert "所选单位不存在或不在您的查看范围内" in html
+    page(client, "/reports/?year=2024")
+    kept = [full[0] for full in datacache._CACHES["pages"] if full[0][0] == "dashboard"]
+    assert len(kept) == 1 and kept[0][2].unit is None
+
+
 # --- charts.py -------------------------------------------------------------------------------------
 
 def test_chart_functions_escape_and_describe(app):

@@ -81,7 +81,8 @@ def _chart_ids(html: str) -> str:
 def check(app, db, ref):
     """``check(label)`` after a write: every scope and list view read through the caches (warm
     from before the write) equals a read after the caches are emptied, and a direct count."""
-    users = [make_user("staff", ref.huangyan), make_user("manager", ref.city), make_user("staff", ref.linhai)]
+    users = [make_user("staff", ref.huangyan), make_user("manager", ref.city), make_user("staff", ref.linhai),
+             make_user("manager", ref.huangyan)]  # a county's dashboard too (staff see none)
     db.session.commit()
     views = [(user, args) for user in users for args in VIEWS]
 
@@ -111,7 +112,7 @@ def _values_form(ref, name):
 
 
 def test_totals_follow_every_kind_of_write(db, ref, check):
-    (staff, city, _lh), check = check
+    (staff, city, _lh, _manager_hy), check = check
     manager = make_user("manager", ref.huangyan)
     project = create_project(staff, *_values_form(ref, "缓存项目一"), "signed")
     check("create")

@@ -161,13 +161,17 @@ def _use_flate_level(level: int = FLATE_LEVEL) -> None:
     """Have pydyf (WeasyPrint's PDF writer) compress streams at zlib ``level`` instead of its
     fixed 9: for a brief, level 9 costs ~4 ms more CPU (6 % of the render: most of the bytes
     are the embedded font) for PDFs 0.3 % smaller. pydyf has no setting, so its module's
-    ``zlib`` is given a ``compressobj`` with our level; if a pydyf release stops using
-    ``zlib.compressobj`` this way, nothing changes (its own level stays)."""
+    ``zlib`` is given a ``compressobj`` with our level (the latest call's, for the whole
+    process); if a pydyf release stops using ``zlib.compressobj`` this way, nothing changes
+    (its own level stays: a test then fails)."""
     import zlib
 
     import pydyf
 
-    if getattr(pydyf, "zlib", None) is zlib:
+    current = getattr(pydyf, "zlib", None)
+    if isinstance(current, _Zlib):
+        current.level = level
+    elif current is zlib:
         pydyf.zlib = _Zlib(level)
 
 

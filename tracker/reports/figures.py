@@ -414,9 +414,9 @@ class _Grouper:
     size bands (cumulative: 10亿元以上 holds 50亿).
 
     In two steps, because the cube has thousands of cells (~6,700 at 100,000 projects) and
-    each belongs to five to eight sets: first the cells are summed per dimension value with
+    each belongs to four to eight sets: first the cells are summed per dimension value with
     only what the figures tell apart (band, stage, 长三角 or not) kept, a few additions per
-    cell; then each of those few hundred sums is added to its figures (a dozen fields). The
+    cell; then each of those sums (far fewer than cells × sets) is added to its figures (a dozen fields). The
     compliance and light rows likewise."""
 
     EVERYTHING = ("all",)

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from tracker.core import datacache, pieces
 from tracker.core.formatting import today_local
@@ -166,10 +167,15 @@ def dashboard():
     choices = filter_choices(current_user)
     q, notices = _dashboard_query(request.args, choices, today)
     # The body shows the figures of the user's scope only (no per-person or per-role part):
-    # kept per scope, query and notices until the data changes (the day is in the version).
-    # Rendering its hundreds of links and charts took ~45-90 ms at every view.
-    key = ("dashboard", datacache.scope_key(current_user), q, tuple(notices))
-    body = pieces.kept(key, lambda: _dashboard_body(q, notices, choices, today))
+    # kept per scope and query until the data changes (the day is in the version). Rendering
+    # its hundreds of links and charts took ~45-90 ms at every view. A page with notices
+    # (arguments that were dropped: their text is in the page) is not kept, so made-up
+    # arguments cannot fill the shelf.
+    if notices:
+        body = Markup(_dashboard_body(q, notices, choices, today))
+    else:
+        body = pieces.kept(("dashboard", datacache.scope_key(current_user), q),
+                           lambda: _dashboard_body(q, notices, choices, today))
     return render_template("reports/dashboard.html", body=body)
 
 
