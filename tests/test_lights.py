@@ -280,6 +280,28 @@ def test_list_sort_by_days_late(client, login_as, staff, lit, db):
     assert _names(body) == ["红灯项目", "黄灯三十天项目", "黄灯一天项目"]
 
 
+@pytest.mark.parametrize("args", [{"lit": "any", "sort": "late"}, {"lit": "red"}, {"lit": "any", "sort": "investment"}])
+def test_a_lights_list_is_not_read_through_the_archived_index(app, db, ref, args):
+    """SQLite has no statistics: with an indexable "not archived" beside the lights filter it
+    read every live project through the is_archived index (~210 ms at 100,000 projects)
+    instead of the due-date or investment index that stops after a page."""
+    from flask_login import login_user
+    from sqlalchemy import and_, text
+
+    from tracker.projects.queries import _LIST_COLUMNS, SORTS, ProjectFilters, _conditions
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL plans by its statistics")
+    leader = make_user("leader", ref.city)
+    f = ProjectFilters.from_args(args)
+    with app.test_request_context():
+        login_user(leader)
+        query = select(*_LIST_COLUMNS).where(and_(*_conditions(leader, f))).order_by(*SORTS[f.sort]).limit(50)
+        compiled = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+        plan = "\n".join(row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+    assert "ix_project_archived" not in plan and "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
 def test_list_totals_count_signed_apart_from_negotiating_and_terminated(client, login_as, staff, db):
     make_project(name="签约甲", stage="signed", contracted_investment=Decimal("100000"))
     make_project(name="开工乙", stage="construction", contracted_investment=Decimal("50000"))

@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from tracker.auth.models import Unit
 from tracker.core import datacache
+from tracker.core.db import unindexed
 from tracker.core.formatting import ref_name, today_local
 from tracker.core.input import Problem, int_arg, parse_date
 from tracker.core.pagination import Page, page_arg
@@ -133,7 +134,12 @@ def _investors_where(*conds) -> Any:
 def _conditions(user, f: ProjectFilters) -> list[Any]:
     # Filters on the investor are IN-subqueries, never joins: the paged query then reads the
     # project table alone and the database can stop after one page of the sort order.
-    conds: list[Any] = [scope_filter(user, Project.unit_id), Project.is_archived.is_(f.archived)]
+    # With a lights filter (which already says "not archived" in a form no index serves) the
+    # archived condition must not be indexable either: SQLite, without statistics, read every
+    # live project through the is_archived index and sorted them (~210 ms at 100,000) instead
+    # of walking the due-date index, where the lit projects are, and stopping after a page.
+    archived = unindexed(Project.is_archived) if f.lit else Project.is_archived
+    conds: list[Any] = [scope_filter(user, Project.unit_id), archived.is_(f.archived)]
     if f.q:
         conds.append(matching_projects(f.q))
     if f.stage:
