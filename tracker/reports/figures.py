@@ -416,8 +416,8 @@ class _Grouper:
     In two steps, because the cube has thousands of cells (~6,700 at 100,000 projects) and
     each belongs to four to eight sets: first the cells are summed per dimension value with
     only what the figures tell apart (band, stage, 长三角 or not) kept, a few additions per
-    cell; then each of those sums (far fewer than cells × sets) is added to its figures (a dozen fields). The
-    compliance and light rows likewise."""
+    cell; then each of those sums (far fewer than cells × sets) is added to its figures (a
+    dozen fields). The compliance and light rows likewise."""
 
     EVERYTHING = ("all",)
 
@@ -427,7 +427,7 @@ class _Grouper:
         sums: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
         for c in cells:
             tail = (c.band, c.region_id in yrd, c.stage)
-            for key in (("all", None), ("unit", c.unit_id), ("industry", c.industry_id), ("region", c.region_id)):
+            for key in self._dimensions(c.unit_id, c.industry_id, c.region_id):
                 s = sums[key + tail]
                 s[0] += c.once
                 s[1] += c.investment
@@ -439,7 +439,7 @@ class _Grouper:
             pairs: dict[tuple, list] = defaultdict(lambda: [0, 0])
             for unit, industry, region, band, a, b in rows:
                 tail = (band, region in yrd)
-                for key in (("all", None), ("unit", unit), ("industry", industry), ("region", region)):
+                for key in self._dimensions(unit, industry, region):
                     p = pairs[key + tail]
                     p[0] += a
                     p[1] += b
@@ -449,6 +449,11 @@ class _Grouper:
                     setattr(f, fields[1], getattr(f, fields[1]) + b)
         for f in self._sets.values():
             f.stages = defaultdict(int, {k: v for k, v in f.stages.items() if v})
+
+    @staticmethod
+    def _dimensions(unit: int, industry: int | None, region: int | None) -> tuple[tuple, ...]:
+        """The first step's keys of a row: everything, its unit, industry and region."""
+        return ("all", None), ("unit", unit), ("industry", industry), ("region", region)
 
     def _targets(self, key: list, band: int, in_yrd: bool) -> list[Figures]:
         """The figures a sum of ``key`` = [dimension, value] adds to: that row's; for the

@@ -171,11 +171,10 @@ def dashboard():
     # its hundreds of links and charts took ~45-90 ms at every view. A page with notices
     # (arguments that were dropped: their text is in the page) is not kept, so made-up
     # arguments cannot fill the shelf.
-    if notices:
-        body = Markup(_dashboard_body(q, notices, choices, today))
-    else:
-        body = pieces.kept(("dashboard", datacache.scope_key(current_user), q),
-                           lambda: _dashboard_body(q, notices, choices, today))
+    def build() -> str:
+        return _dashboard_body(q, notices, choices, today)
+
+    body = Markup(build()) if notices else pieces.kept(("dashboard", datacache.scope_key(current_user), q), build)
     return render_template("reports/dashboard.html", body=body)
 
 
