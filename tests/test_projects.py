@@ -1,6 +1,7 @@
 """Project screens: list filters and totals, create/edit validation, conflicts, archive."""
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -86,6 +87,18 @@ def test_other_units_cannot_be_chosen_by_a_county_user(client, login_as, staff, 
     login_as(staff)
     resp = client.post("/projects/new", data=form_data(ref, unit_id=ref.linhai.id))
     assert resp.status_code == 422 and "请从列表中选择" in resp.get_data(as_text=True)
+
+
+def test_a_unit_not_in_the_list_is_marked_beside_its_amount(client, login_as, staff, ref, db):
+    """A hand-made request with a unit the select does not offer ("亿元" for "yi"): the message
+    says which field, beside the amount, instead of "请修改标红的字段" with nothing marked."""
+    login_as(staff)
+    resp = client.post("/projects/new", data=form_data(ref, contracted_investment="5.2",
+                                                       contracted_investment_unit="亿元"))
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert re.search(r'<div class="field has-error">\s*<label for="contracted_investment"', body)
+    assert "请从列表中选择（可选：wan, yi）" in body
 
 
 def test_full_width_digits_nul_bytes_and_markup(client, login_as, staff, ref, db):
