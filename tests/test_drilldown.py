@@ -141,7 +141,7 @@ class Lists:
             f = ProjectFilters.from_args(MultiDict(dict(key[1])))
             for name, value in key[1]:  # every drill argument is understood by the list
                 assert str(f.as_args().get(name)) == value, (name, value, f.as_args())
-            _conds, totals, _page = _totals_and_page(user, f, 1)  # what list_page's totals line shows
+            totals, _page = _totals_and_page(user, f, 1)  # what list_page's totals line shows
             self.seen[key] = totals
             self.calls += 1
         return self.seen[key]

@@ -200,3 +200,31 @@ def test_older_history_pages_are_not_kept(db, ref, viewers):
     assert not datacache.has(("project-page", project.id, "records", ref.huangyan.id), shelf="cards")
     _page(browser, project)
     assert datacache.has(("project-page", project.id, "records", ref.huangyan.id), shelf="cards")
+
+
+def test_each_project_page_shows_its_own_records(db, ref, viewers):
+    """The page's statements are built once per process (``core.db.built_once``) and take the
+    project as a parameter: two projects viewed in turn, first views both, each shows its
+    own history, milestones, funds and attachments' card, none of the other's."""
+    (staff, browser), _manager, _leader = viewers
+    projects = []
+    for n, (note, planned) in enumerate((("甲笔资金", date(2024, 9, 30)), ("乙笔资金", date(2025, 3, 31)))):
+        project = create_project(staff, {"name": f"各自项目{n}", "unit_id": ref.huangyan.id,
+                                         "industry_id": ref.industry.id, "signed_on": date(2024, 5, 1),
+                                         "contracted_investment": Decimal(20000), "content": f"内容{n}号"},
+                                 _investor(ref), "signed")
+        update_project(staff, project, {"content": f"改写{n}号"}, _investor(ref), project.version_id)
+        wf.set_planned_dates(staff, project, {"land_secured": planned})
+        add_funds(staff, project, date(2024, 6, 2), Decimal(3000), note, confirm=True)
+        projects.append(project)
+    db.session.commit()
+    for first, second in (projects, projects[::-1]):
+        datacache.clear()
+        _page(browser, first)
+        html = _page(browser, second)
+        n, other = projects.index(second), projects.index(first)
+        assert f"改写{n}号" in html and f"改写{other}号" not in html
+        assert ("甲笔资金" if n == 0 else "乙笔资金") in html
+        assert ("乙笔资金" if n == 0 else "甲笔资金") not in html
+        assert ("2024年9月30日" if n == 0 else "2025年3月31日") in html
+        assert ("2025年3月31日" if n == 0 else "2024年9月30日") not in html

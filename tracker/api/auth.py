@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 
@@ -20,7 +20,7 @@ from tracker.api.models import ApiToken
 from tracker.audit.operations import record
 from tracker.auth.models import User
 from tracker.core import datacache
-from tracker.core.db import utcnow
+from tracker.core.db import built_once, utcnow
 from tracker.extensions import db
 
 TOKEN_PREFIX = "tzt_"
@@ -107,14 +107,19 @@ def bearer_secret(header: str | None) -> str | None:
     return value
 
 
+@built_once
+def _token_statement():
+    """Every API request's first statement: the token, its user and the data version."""
+    return datacache.with_version(
+        select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == bindparam("token_hash")))
+
+
 def authenticate(header: str | None) -> User | None:
     """The active user owning the (unrevoked) token in the header, or None."""
     secret = bearer_secret(header)
     if secret is None or not secret.startswith(TOKEN_PREFIX):
         return None
-    found = db.session.execute(datacache.with_version(  # the data version comes along
-        select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == hash_token(secret))
-    )).one_or_none()
+    found = db.session.execute(_token_statement(), {"token_hash": hash_token(secret)}).one_or_none()
     if found is None:
         return None
     row = found[0]

@@ -5,14 +5,14 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from tracker.api.auth import revoke_user_tokens
 from tracker.audit.operations import record
 from tracker.auth.models import LoginSession, Role, Unit, User
 from tracker.auth.passwords import hash_password, password_problem
 from tracker.core import datacache
-from tracker.core.db import utcnow
+from tracker.core.db import built_once, utcnow
 from tracker.extensions import db
 
 
@@ -149,18 +149,27 @@ def end_session(secret: str | None) -> None:
     ).values(ended_at=utcnow()).execution_options(synchronize_session=False))
 
 
+@built_once
+def _session_user_statement():
+    """Every screen request's first statement."""
+    live = select(LoginSession.id).where(
+        LoginSession.user_id == User.id, LoginSession.secret_hash == bindparam("secret_hash"),
+        LoginSession.ended_at.is_(None),
+    ).exists()
+    return datacache.with_version(select(User).where(
+        User.id == bindparam("user_id"), User.session_version == bindparam("session_version"),
+        User.is_active_user.is_(True), live,
+    ))
+
+
 def session_user(user_id: int, session_version: int, secret: str | None) -> User | None:
     """The active user of a live login session, or None. One query, which also reads the data
     version for the request's cached figures (``core.datacache.with_version``)."""
     if not secret or not isinstance(secret, str):
         return None
-    live = select(LoginSession.id).where(
-        LoginSession.user_id == User.id, LoginSession.secret_hash == _secret_hash(secret),
-        LoginSession.ended_at.is_(None),
-    ).exists()
-    row = db.session.execute(datacache.with_version(select(User).where(
-        User.id == user_id, User.session_version == session_version, User.is_active_user.is_(True), live,
-    ))).one_or_none()
+    row = db.session.execute(_session_user_statement(), {
+        "user_id": user_id, "session_version": session_version, "secret_hash": _secret_hash(secret),
+    }).one_or_none()
     if row is None:
         return None
     datacache.keep_version(row[1:])

@@ -152,7 +152,18 @@ def load(model: Any, obj_id: int, action: str, *options: Any) -> Any:
     allowed on it (``require``: 404 out of scope, 403 for the role)."""
     from tracker.extensions import db
 
-    obj = db.session.get(model, obj_id, options=list(options))
+    return _allowed(db.session.get(model, obj_id, options=list(options)), action)
+
+
+def load_by(statement: Any, obj_id: int, action: str) -> Any:
+    """``load`` through a statement built once (``core.db.built_once``) that selects the
+    record by ``bindparam("id")``, with the relations a page shows of it."""
+    from tracker.extensions import db
+
+    return _allowed(db.session.execute(statement, {"id": obj_id}).unique().scalar_one_or_none(), action)
+
+
+def _allowed(obj: Any, action: str) -> Any:
     if obj is None:
         abort(404)
     require(action, obj)

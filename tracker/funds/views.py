@@ -15,10 +15,11 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload, load_only
 
 from tracker.auth.models import name_only
+from tracker.core.db import built_once
 from tracker.core.formatting import today_local
 from tracker.core.forms import show_errors
 from tracker.core.input import InputError, form_values, int_arg
@@ -67,12 +68,16 @@ def funds_rate(total: Decimal | None, investment: Decimal | None) -> Decimal | N
     return (Decimal(total or 0) * 100 / Decimal(investment)).quantize(Decimal("0.1"))
 
 
+_records_of = built_once(lambda: (
+    select(FundsRecord).options(name_only(FundsRecord.recorded_by), joinedload(FundsRecord.attachment))
+    .where(FundsRecord.project_id == bindparam("project_id"))
+    .order_by(FundsRecord.received_on.desc(), FundsRecord.id.desc())
+    .limit(bindparam("limit")).offset(bindparam("offset"))))
+
+
 def _records(project_id: int, limit: int, offset: int = 0) -> list[FundsRecord]:
     return list(db.session.execute(
-        select(FundsRecord).options(name_only(FundsRecord.recorded_by), joinedload(FundsRecord.attachment))
-        .where(FundsRecord.project_id == project_id)
-        .order_by(FundsRecord.received_on.desc(), FundsRecord.id.desc()).limit(limit).offset(offset)
-    ).scalars())
+        _records_of(), {"project_id": project_id, "limit": limit, "offset": offset}).scalars())
 
 
 def _count(project_id: int) -> int:

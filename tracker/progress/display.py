@@ -11,10 +11,11 @@ from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from tracker.auth.models import User
 from tracker.core import formatting
+from tracker.core.db import built_once
 from tracker.extensions import db
 from tracker.progress import lights
 from tracker.progress.models import StageEvent
@@ -64,16 +65,17 @@ def not_lit_reason(stage: str, archived: bool) -> str:
     return str(reason) if reason else ""
 
 
+_history_of = built_once(lambda: (
+    select(StageEvent.effective_on, StageEvent.kind, StageEvent.from_stage, StageEvent.to_stage, User.display_name)
+    .outerjoin(User, User.id == StageEvent.actor_id)
+    .where(StageEvent.project_id == bindparam("project_id"))
+    .order_by(StageEvent.effective_on, StageEvent.id)))
+
+
 def history_rows(project_id: int) -> list[HistoryRow]:
     """The project's stage events, oldest first, with who made them (one query)."""
     # Columns, not events: the card only shows them (no ORM object to build per event).
-    rows = db.session.execute(
-        select(StageEvent.effective_on, StageEvent.kind, StageEvent.from_stage, StageEvent.to_stage,
-               User.display_name)
-        .outerjoin(User, User.id == StageEvent.actor_id)
-        .where(StageEvent.project_id == project_id)
-        .order_by(StageEvent.effective_on, StageEvent.id)
-    ).all()
+    rows = db.session.execute(_history_of(), {"project_id": project_id}).all()
     out = []
     for event in rows:
         actor = event.display_name

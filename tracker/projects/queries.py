@@ -221,18 +221,19 @@ def totals(conds: Any, as_of: date | None = None) -> Totals:
     return out
 
 
-def _totals_and_page(user, f: ProjectFilters, per_page: int) -> tuple[Any, Totals, int]:
-    """The filter conditions, the totals line (one query) and the page number, capped."""
-    conds = and_(*_conditions(user, f))
+def _totals_and_page(user, f: ProjectFilters, per_page: int) -> tuple[Totals, int]:
+    """The totals line (one query) and the page number, capped."""
     # The totals line reads every matching row: kept until the data changes (core.datacache),
-    # per scope and filters (the user's own id only for 我的项目).
-    found = datacache.cached(("totals", _filters_key(user, f)), lambda: totals(conds, f.as_of))
-    return conds, found, min(f.page, max(1, -(-found.rows // per_page)))
+    # per scope and filters (the user's own id only for 我的项目). The conditions are built
+    # only when it is not kept: most views only need the page number.
+    found = datacache.cached(("totals", _filters_key(user, f)),
+                             lambda: totals(and_(*_conditions(user, f)), f.as_of))
+    return found, min(f.page, max(1, -(-found.rows // per_page)))
 
 
 def capped_page(user, f: ProjectFilters, per_page: int) -> int:
     """The page ``f`` asks for, or the last one when it asks past it (the totals are kept)."""
-    return _totals_and_page(user, f, per_page)[2]
+    return _totals_and_page(user, f, per_page)[1]
 
 
 def rows_key(user, f: ProjectFilters, page_no: int, per_page: int) -> tuple:
@@ -251,7 +252,8 @@ def project_page(user, f: ProjectFilters, per_page: int = 50) -> tuple[Page, Tot
     """One page of projects (ORM objects, for the API) plus the totals line, in a constant
     number of queries whatever the page size: the totals, the page, and one each for its
     investors, industries and units."""
-    conds, totals, page_no = _totals_and_page(user, f, per_page)
+    totals, page_no = _totals_and_page(user, f, per_page)
+    conds = and_(*_conditions(user, f))
     rows = db.session.execute(
         select(Project).where(conds)
         .options(selectinload(Project.investor), selectinload(Project.industry), selectinload(Project.unit))
@@ -315,12 +317,13 @@ def list_page(user, f: ProjectFilters, reference: dict[str, list], per_page: int
     page's columns, its investors' names), none while the data has not changed (both kept by
     ``core.datacache``). Unit and industry names come from ``reference`` (``filter_choices``:
     every unit in scope, every industry)."""
-    conds, totals, page_no = _totals_and_page(user, f, per_page)
+    totals, page_no = _totals_and_page(user, f, per_page)
     # The rows, like the totals, stay right until the data changes (a pending request, a light,
     # a renamed industry: every change is audited, and lights follow the day): the list, its
     # next page and the way back to it cost no query while nothing changed.
     items = datacache.cached(("rows", rows_key(user, f, page_no, per_page)),
-                             lambda: page_rows(conds, f.sort, page_no, per_page, reference), shelf="pages")
+                             lambda: page_rows(and_(*_conditions(user, f)), f.sort, page_no, per_page, reference),
+                             shelf="pages")
     return Page(items=list(items), page=page_no, per_page=per_page, total=totals.rows), totals
 
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -15,9 +16,10 @@ from tracker.audit.models import AuditEntry
 from tracker.auth.models import Role, name_only
 from tracker.ceremonies.models import CeremonySigning
 from tracker.core import datacache, pieces
+from tracker.core.db import built_once
 from tracker.core.forms import mark_required, show_errors, validate_form
-from tracker.core.input import int_arg
-from tracker.core.permissions import can, load, require
+from tracker.core.input import MAX_ID, int_arg
+from tracker.core.permissions import can, load, load_by, require
 from tracker.extensions import db
 from tracker.funds.views import may_record_funds
 from tracker.projects.choices import fill_form, project_choices
@@ -98,6 +100,27 @@ def view_project(project_id: int):
     return render_template("projects/detail.html", project=project, cards=cards, may_request=may_request)
 
 
+# Of a person the cards show the name only (fewer columns to read and describe).
+def _relations() -> tuple:
+    return (joinedload(Project.investor).joinedload(Investor.source_region), joinedload(Project.industry),
+            joinedload(Project.platform), name_only(Project.owner),
+            joinedload(Project.signing).joinedload(CeremonySigning.ceremony),
+            undefer(Project.has_attachments), undefer(Project.has_increases))
+
+
+def _by_id(*options) -> Any:
+    return select(Project).options(*options).where(Project.id == bindparam("id"))
+
+
+# The project page's statements, built once (core.db.built_once): the project alone (the
+# cards are kept), with what the cards show of its relations (the first view since the data
+# changed), and those relations for a project already loaded.
+_HEADER = (joinedload(Project.unit), undefer(Project.has_pending), undefer(Project.has_funds))
+_project_alone = built_once(lambda: _by_id(*_HEADER))
+_project_related = built_once(lambda: _by_id(*_HEADER, *_relations()))
+_relations_of = built_once(lambda: _by_id(*_relations()))
+
+
 class _Cards:
     """The project page's cards whose HTML depends on the project, the data and the viewer's
     scope only (and ``also``: what else of the viewer a card shows: may they record funds;
@@ -105,12 +128,6 @@ class _Cards:
     list's body; the header is rendered on every view. A card built anew that shows the
     project's relations (``related``) reads them first, all in one statement (not a lazy
     load each), then ``context()``: what else it shows."""
-
-    # Of a person the cards show the name only (fewer columns to read and describe).
-    RELATIONS = (joinedload(Project.investor).joinedload(Investor.source_region), joinedload(Project.industry),
-                 joinedload(Project.platform), name_only(Project.owner),
-                 joinedload(Project.signing).joinedload(CeremonySigning.ceremony),
-                 undefer(Project.has_attachments), undefer(Project.has_increases))
 
     def __init__(self, project_id: int):
         self.project_id, self.related = project_id, False
@@ -122,9 +139,8 @@ class _Cards:
         """The project (404/403 as ``load`` answers), with its relations when the cards that
         show them will be built (the first view since the data changed): one statement."""
         self.related = not datacache.has(self.key("facts"), shelf="cards")
-        self.project = load(Project, self.project_id, "project.view", joinedload(Project.unit),
-                            undefer(Project.has_pending), undefer(Project.has_funds),
-                            *(self.RELATIONS if self.related else ()))
+        self.project = load_by(_project_related() if self.related else _project_alone(), self.project_id,
+                               "project.view")
         return self.project
 
     def piece(self, name: str, template: str, context: Callable[[], dict] = dict, *, also: tuple = (),
@@ -136,23 +152,28 @@ class _Cards:
 
     def _related(self) -> Project:
         if not self.related:  # fills in the relations of the project already loaded
-            db.session.execute(
-                select(Project).options(*self.RELATIONS).where(Project.id == self.project_id)).unique().all()
+            db.session.execute(_relations_of(), {"id": self.project_id}).unique().all()
             self.related = True
         return self.project
 
 
+# A page of the change history, newest first, keyset by entry id (cheap however long the
+# history is; the first page: up to the largest id there can be), and the evidence files.
+_history_page = built_once(lambda: (
+    select(AuditEntry).options(name_only(AuditEntry.actor))
+    .where(AuditEntry.project_id == bindparam("project_id"), AuditEntry.id <= bindparam("up_to"))
+    .order_by(AuditEntry.id.desc()).limit(HISTORY_PER_PAGE + 1)))
+_attachments = built_once(lambda: (
+    select(Attachment).options(name_only(Attachment.uploaded_by), joinedload(Attachment.request))
+    .where(Attachment.project_id == bindparam("project_id")).order_by(Attachment.id.desc())
+    .limit(MAX_ATTACHMENTS_SHOWN)))
+
 def _records(project: Project, before: int) -> dict:
-    """The records piece's data: a page of the change history (newest first, keyset by entry
-    id: cheap however long the history is) and the evidence files."""
-    q = select(AuditEntry).options(name_only(AuditEntry.actor)).where(AuditEntry.project_id == project.id)
-    if before:
-        q = q.where(AuditEntry.id < before)
-    history = db.session.execute(q.order_by(AuditEntry.id.desc()).limit(HISTORY_PER_PAGE + 1)).scalars().all()
+    """The records piece's data: a page of the change history and the evidence files."""
+    history = db.session.execute(
+        _history_page(), {"project_id": project.id, "up_to": before - 1 if before else MAX_ID}).scalars().all()
     attachments = db.session.execute(
-        select(Attachment).options(name_only(Attachment.uploaded_by), joinedload(Attachment.request))
-        .where(Attachment.project_id == project.id).order_by(Attachment.id.desc()).limit(MAX_ATTACHMENTS_SHOWN)
-    ).scalars().all() if project.has_attachments else []
+        _attachments(), {"project_id": project.id}).scalars().all() if project.has_attachments else []
     return {"timeline": project_timeline(history[:HISTORY_PER_PAGE]), "attachments": attachments,
             "history_older": history[HISTORY_PER_PAGE - 1].id if len(history) > HISTORY_PER_PAGE else None,
             "history_before": before}

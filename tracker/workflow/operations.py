@@ -14,11 +14,11 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
 from tracker.audit.operations import jsonable, record
-from tracker.core.db import utcnow
+from tracker.core.db import built_once, utcnow
 from tracker.core.formatting import today_local
 from tracker.core.input import MAX_ID, Problem, clean_text, parse_amount, parse_text, parse_uscc
 from tracker.core.input import parse_date as input_parse_date
@@ -363,10 +363,12 @@ def _milestone(project_id: int, stage: str) -> Milestone:
     return ms
 
 
+_milestones_of = built_once(lambda: select(Milestone).where(Milestone.project_id == bindparam("project_id")))
+
+
 def milestones(project: Project) -> list[dict[str, Any]]:
     """Every milestone stage in order with planned/actual dates and days early(-)/late(+)."""
-    rows = {m.stage: m for m in db.session.execute(
-        select(Milestone).where(Milestone.project_id == project.id)).scalars()}
+    rows = {m.stage: m for m in db.session.execute(_milestones_of(), {"project_id": project.id}).scalars()}
     today = today_local()
     out = []
     for code in MILESTONE_CODES:
