@@ -7,7 +7,7 @@ Prints: one brief warm (median; rendered in a warm worker process of the pool, a
 does), the first brief in a fresh process (cold: the pool starts on demand; and after the web
 process's background warm-up, as wsgi.py does at boot), the 31-project ceremony booklet (as a
 request would render it, and as a job from queued to done), the signing-order sheet, PDF sizes
-and peak memory. Budgets (issue #4): brief ≤ 0.2 s warm, first brief ≤ 1 s, 31-project booklet
+and peak memory; nothing is taken from the cache of finished PDFs. Budgets (issue #4): brief ≤ 0.2 s warm, first brief ≤ 1 s, 31-project booklet
 ≤ 3 s, one-page brief ≤ 300 KB.
 Uses the prepared fonts in instance/fonts (`flask briefs fonts`), building them if missing.
 """
@@ -150,6 +150,9 @@ def main() -> None:
     url = f"sqlite:///{tmp}/bench.db"
     app, ceremony_id, count = _prepare(url)
     app.config["JOB_RESULT_DIR"] = f"{tmp}/job-results"
+    # Every figure is a layout: no PDF is served from the cache of finished ones (the job's
+    # worker takes this configuration too).
+    app.config.update(PDF_CACHE_FILES=0, PDF_BRIEF_CACHE_FILES=0)
     from tracker.briefs import fonts, service
     from tracker.jobs.pool import get_pool
 

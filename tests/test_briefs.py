@@ -171,6 +171,41 @@ def test_prepared_fonts_cover_rare_characters(brief_fonts):
     assert owners["台"] == [1]
 
 
+def test_common_tiers_are_truetype_with_the_source_shapes(brief_fonts):
+    """Tiers 1-2 are converted to TrueType at set-up (faster to subset, smaller PDFs); each
+    glyph keeps the source's shape: its outline's bounds within 2 units of 1,000 per em,
+    the same advance, for common hanzi, a Latin letter and full-width punctuation."""
+    from fontTools.pens.boundsPen import BoundsPen
+    from fontTools.ttLib import TTFont
+
+    ffi, hb, hbs = fonts._hb()
+    path, index = fonts.find_source(fonts.FACES["serif-regular"][1])
+    blob = hb.hb_blob_create_from_file_or_fail(path.encode())
+    face = hb.hb_face_create(blob, index)
+    try:
+        source = TTFont(io.BytesIO(fonts._subset(ffi, hb, hbs, face, [ord(c) for c in "台州投资A，"])))
+    finally:
+        hb.hb_face_destroy(face)
+        hb.hb_blob_destroy(blob)
+    tier1 = next(f for f in fonts.manifest_files(brief_fonts)
+                 if f.base == "TZ Brief Serif" and f.weight == 400 and f.tier == 1)
+    rare = next(f for f in fonts.manifest_files(brief_fonts) if f.tier > fonts.TRUETYPE_TIERS)
+    prepared = TTFont(tier1.path)
+    assert "glyf" in prepared and "CFF " not in prepared and tier1.path.suffix == ".ttf"
+    assert "CFF " in TTFont(rare.path, lazy=True) and rare.path.suffix == ".otf"
+
+    def shape(font, ch):
+        name = font.getBestCmap()[ord(ch)]
+        pen = BoundsPen(font.getGlyphSet())
+        font.getGlyphSet()[name].draw(pen)
+        return pen.bounds, font["hmtx"][name][0]
+
+    for ch in "台州投资A，":
+        (want, advance), (got, got_advance) = shape(source, ch), shape(prepared, ch)
+        assert got_advance == advance, ch
+        assert all(abs(a - b) <= 2 for a, b in zip(want, got, strict=True)), (ch, want, got)
+
+
 def test_fast_font_path_no_fonttools_fallback(app, db, ref, brief_fonts, caplog):
     from weasyprint.text import ffi as wp_ffi
 

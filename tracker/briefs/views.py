@@ -12,14 +12,16 @@ from flask import Blueprint, render_template, request, send_file, url_for
 from flask_babel import force_locale
 from flask_login import login_required
 from markupsafe import Markup
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from tracker.briefs import service
 from tracker.briefs.doubts import print_doubts
 from tracker.briefs.render import BriefError, RenderResult
 from tracker.ceremonies.models import CeremonySigning
+from tracker.core.db import built_once
 from tracker.core.errors import render_error
-from tracker.core.permissions import load
+from tracker.core.permissions import load_by
 from tracker.extensions import db
 from tracker.projects.models import Investor, Project
 
@@ -32,11 +34,16 @@ def _login_first():
     """Every brief needs a signed-in user."""
 
 
+# The project with everything a brief prints (built once: core.db.built_once).
+_with_brief_relations = built_once(lambda: select(Project).options(
+    joinedload(Project.investor).joinedload(Investor.source_region),
+    joinedload(Project.industry), joinedload(Project.unit), joinedload(Project.platform),
+    joinedload(Project.signing).joinedload(CeremonySigning.ceremony),
+).where(Project.id == bindparam("id")))
+
+
 def load_project(project_id: int) -> Project:
-    return load(Project, project_id, "project.view",
-                joinedload(Project.investor).joinedload(Investor.source_region),
-                joinedload(Project.industry), joinedload(Project.unit), joinedload(Project.platform),
-                joinedload(Project.signing).joinedload(CeremonySigning.ceremony))
+    return load_by(_with_brief_relations(), project_id, "project.view")
 
 
 def pdf_response(result: RenderResult, filename: str, ascii_name: str):
