@@ -190,10 +190,38 @@ def serve(target: str, port: int, url: str, instance: Path) -> subprocess.Popen:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             c.request("GET", "/login" if port == PORT_APP else "/limit/list")
             c.getresponse().read()
-            return proc
+            break
         except OSError:
             time.sleep(0.5)
-    raise SystemExit(f"{target} did not start")
+    else:
+        raise SystemExit(f"{target} did not start")
+    _settle(proc)
+    return proc
+
+
+def _settle(proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Wait until the server's processes are idle: every worker has started (each warms its
+    PDF workers before it listens). A client connecting while only the first worker listens
+    keeps its connection there: 20 clients on one worker would use one CPU of two."""
+    def used() -> float:
+        rows = [line.split() for line in subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True,
+                                                         text=True).stdout.splitlines()]
+        tree, todo, total = {}, [proc.pid], 0.0
+        for pid, ppid in rows:
+            tree.setdefault(int(ppid), []).append(int(pid))
+        while todo:
+            pid = todo.pop()
+            todo += tree.get(pid, [])
+            total += _cpu(pid)
+        return total
+
+    deadline, before = time.monotonic() + timeout, used()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = used()
+        if now - before < 0.05:  # under a tenth of a CPU for half a second
+            return
+        before = now
 
 
 def stop(proc: subprocess.Popen) -> None:

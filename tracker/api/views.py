@@ -199,7 +199,11 @@ def list_projects():
     # it depends on the scope, the filters and the page (past the last one: the last one),
     # nothing else of the caller.
     key = rows_key(current_user, filters, capped_page(current_user, filters, per_page), per_page)
-    return jsonify(datacache.cached(("api-projects", key), lambda: _project_list_body(filters, per_page), shelf="pages"))
+    # Kept as the JSON text itself: serialising 50 projects was a tenth of the request.
+    text = datacache.cached(("api-projects", key),
+                            lambda: current_app.json.dumps(_project_list_body(filters, per_page), separators=(",", ":")),
+                            shelf="pages")
+    return current_app.response_class(f"{text}\n", mimetype=current_app.json.mimetype)
 
 
 def _project_list_body(filters: ProjectFilters, per_page: int) -> dict[str, Any]:

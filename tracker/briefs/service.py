@@ -104,6 +104,8 @@ def issuer_name(user: Any = None) -> str:
     configured = current_app.config.get("BRIEF_ISSUER")
     if configured:
         return configured
+    if unit is not None and unit.name:  # a city user's unit is the city (loaded with the user)
+        return unit.name
     name = db.session.execute(
         select(Unit.name).where(Unit.is_city.is_(True)).order_by(Unit.sort_order, Unit.id).limit(1)
     ).scalar_one_or_none()
