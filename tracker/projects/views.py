@@ -168,6 +168,7 @@ _attachments = built_once(lambda: (
     .where(Attachment.project_id == bindparam("project_id")).order_by(Attachment.id.desc())
     .limit(MAX_ATTACHMENTS_SHOWN)))
 
+
 def _records(project: Project, before: int) -> dict:
     """The records piece's data: a page of the change history and the evidence files."""
     history = db.session.execute(
