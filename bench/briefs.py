@@ -51,7 +51,8 @@ def _first_brief(url: str, project_id: int, warm: bool) -> None:
     t0 = time.perf_counter()
     from tracker import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
+                      "PDF_CACHE_FILES": 0, "PDF_BRIEF_CACHE_FILES": 0})  # a layout, not a cached PDF
     warm_seconds = 0.0
     if warm:
         from tracker.briefs.service import start_warm_up

@@ -219,9 +219,10 @@ def _settle(proc: subprocess.Popen, timeout: float = 60.0) -> None:
     while time.monotonic() < deadline:
         time.sleep(0.5)
         now = used()
-        if now - before < 0.05:  # under a tenth of a CPU for half a second
+        if 0 <= now - before < 0.05:  # under a tenth of a CPU for half a second (none exited)
             return
         before = now
+    print(f"  (the server was still busy after {timeout:.0f} s; starting anyway)", flush=True)
 
 
 def stop(proc: subprocess.Popen) -> None:

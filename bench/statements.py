@@ -80,13 +80,12 @@ def main() -> None:
             return s.execute(_project_related(), {"id": pid(i)}).unique().scalar_one_or_none()
 
         sql = str(select(*Milestone.__table__.c).where(Milestone.__table__.c.project_id == bindparam("p"))
-                  .compile(db.engine))
+                  .compile(db.engine))  # %(p)s on PostgreSQL, ? on SQLite
         raw = s.connection().connection.dbapi_connection
-        placeholder = "%(p)s" if args.db == "pg" else ":p"
 
         def driver_milestones(i):
             cursor = raw.cursor()
-            cursor.execute(sql.replace("%(p)s", placeholder).replace(":p", placeholder), {"p": pid(i)})
+            cursor.execute(sql, {"p": pid(i)} if args.db == "pg" else (pid(i),))
             return cursor.fetchall()
 
         s.execute(text("SELECT 1"))

@@ -204,8 +204,9 @@ def test_older_history_pages_are_not_kept(db, ref, viewers):
 
 def test_each_project_page_shows_its_own_records(db, ref, viewers):
     """The page's statements are built once per process (``core.db.built_once``) and take the
-    project as a parameter: two projects viewed in turn, first views both, each shows its
-    own history, milestones, funds and attachments' card, none of the other's."""
+    project as a parameter: two projects viewed in turn, each shows its own name, history,
+    milestones and funds, none of the other's: first views (the project with its relations),
+    views of kept cards (the project alone) and an older history page (``?before=``)."""
     (staff, browser), _manager, _leader = viewers
     projects = []
     for n, (note, planned) in enumerate((("甲笔资金", date(2024, 9, 30)), ("乙笔资金", date(2025, 3, 31)))):
@@ -228,3 +229,7 @@ def test_each_project_page_shows_its_own_records(db, ref, viewers):
         assert ("乙笔资金" if n == 0 else "甲笔资金") not in html
         assert ("2024年9月30日" if n == 0 else "2025年3月31日") in html
         assert ("2025年3月31日" if n == 0 else "2024年9月30日") not in html
+        kept = _page(browser, second)  # the cards are kept now: the project is read alone
+        assert f"各自项目{n}" in kept and f"各自项目{other}" not in kept
+        older = browser.get(f"/projects/{second.id}?before=999999999").get_data(as_text=True)
+        assert f"改写{n}号" in older and f"改写{other}号" not in older

@@ -96,8 +96,8 @@ def font_dir() -> Path:
 
 def issuer_name(user: Any = None) -> str:
     """The masthead: the unit that prints. A county or park user's own unit (黄岩区 staff print
-    under 黄岩区's name); the city — BRIEF_ISSUER, else the city unit — for city users and
-    when there is no printing user (the command line)."""
+    under 黄岩区's name); for city users BRIEF_ISSUER, else their own (city) unit; with no
+    printing user (the command line) BRIEF_ISSUER, else the first city unit."""
     unit = getattr(user, "unit", None) if user is not None else None
     if unit is not None and not unit.is_city and unit.name:
         return unit.name

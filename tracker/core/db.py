@@ -40,7 +40,7 @@ S = TypeVar("S")
 def built_once(build: Callable[[], S]) -> Callable[[], S]:
     """``build()``'s statement, built on the first call and the same object after: the values
     go in at ``execute`` as ``bindparam``s. For the statements every page runs: building a
-    select (loader options above all) and its cache key costs 0.1-0.4 ms of CPU each time,
+    select (loader options above all) and its cache key costs 0.1-0.7 ms of CPU each time,
     as much as running it (bench/statements.py); built once, SQLAlchemy keeps its cache key
     too. A statement is immutable, so threads may share it."""
     return cache(build)

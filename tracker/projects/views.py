@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -108,7 +107,7 @@ def _relations() -> tuple:
             undefer(Project.has_attachments), undefer(Project.has_increases))
 
 
-def _by_id(*options) -> Any:
+def _by_id(*options) -> Select:
     return select(Project).options(*options).where(Project.id == bindparam("id"))
 
 
