@@ -141,23 +141,35 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def _titles() -> dict[int, str]:
+    """Every process's command line, by pid."""
+    rows = [line.split(None, 1) for line in subprocess.run(
+        ["ps", "-e", "-o", "pid=,args="], capture_output=True, text=True).stdout.splitlines()]
+    return {int(row[0]): row[1] for row in rows if len(row) == 2}
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and its descendants."""
+    rows = [line.split() for line in subprocess.run(
+        ["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout.splitlines()]
+    children: dict[int, list[int]] = {}
+    for pid, ppid in rows:
+        children.setdefault(int(ppid), []).append(int(pid))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
 def cpu_seconds(server: subprocess.Popen, database: str) -> dict[str, float]:
     """CPU seconds used so far by the server's processes (web: gunicorn's; PDF: the worker
     pools' processes, whose parent is a web process), PostgreSQL's backends of ``database``
     (process titles name it) and this process."""
-    rows = [line.split(None, 2) for line in subprocess.run(
-        ["ps", "-e", "-o", "pid=,ppid=,args="], capture_output=True, text=True).stdout.splitlines()]
-    children: dict[int, list[int]] = {}
-    title = {}
-    for row in rows:
-        if len(row) == 3:
-            children.setdefault(int(row[1]), []).append(int(row[0]))
-            title[int(row[0])] = row[2]
+    title = _titles()
     used = {"web": 0.0, "PDF": 0.0, "PostgreSQL": 0.0, "load generator": time.process_time()}
-    todo = [server.pid]
-    while todo:
-        pid = todo.pop()
-        todo += children.get(pid, [])
+    for pid in _tree(server.pid):
         used["web" if "gunicorn" in title.get(pid, "") else "PDF"] += _cpu(pid)
     for pid, name in title.items():
         if name.startswith("postgres:") and f" {database} " in f" {name} ":
@@ -204,16 +216,7 @@ def _settle(proc: subprocess.Popen, timeout: float = 60.0) -> None:
     PDF workers before it listens). A client connecting while only the first worker listens
     keeps its connection there: 20 clients on one worker would use one CPU of two."""
     def used() -> float:
-        rows = [line.split() for line in subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True,
-                                                         text=True).stdout.splitlines()]
-        tree, todo, total = {}, [proc.pid], 0.0
-        for pid, ppid in rows:
-            tree.setdefault(int(ppid), []).append(int(pid))
-        while todo:
-            pid = todo.pop()
-            todo += tree.get(pid, [])
-            total += _cpu(pid)
-        return total
+        return sum(_cpu(pid) for pid in _tree(proc.pid))
 
     deadline, before = time.monotonic() + timeout, used()
     while time.monotonic() < deadline:

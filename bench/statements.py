@@ -45,9 +45,9 @@ def main() -> None:
     from tracker.funds.models import FundsRecord
     from tracker.funds.views import _records_of
     from tracker.projects.models import Project
-    from tracker.projects.views import _HEADER, _project_related, _relations
+    from tracker.projects.views import _HEADER, _RELATIONS, _project_related
     from tracker.workflow.models import Milestone
-    from tracker.workflow.operations import _milestones_of
+    from tracker.workflow.operations import milestones_of
 
     app = make_app(ensure(10_000, args.db))
     with app.app_context():
@@ -60,7 +60,7 @@ def main() -> None:
             return s.execute(select(Milestone).where(Milestone.project_id == pid(i))).scalars().all()
 
         def once_milestones(i):
-            return s.execute(_milestones_of(), {"project_id": pid(i)}).scalars().all()
+            return s.execute(milestones_of(), {"ids": [pid(i)]}).scalars().all()
 
         def each_funds(i):
             return s.execute(
@@ -73,7 +73,7 @@ def main() -> None:
 
         def each_project(i):
             s.expunge_all()
-            return s.get(Project, pid(i), options=[*_HEADER, *_relations()])
+            return s.get(Project, pid(i), options=[*_HEADER, *_RELATIONS])
 
         def once_project(i):
             s.expunge_all()

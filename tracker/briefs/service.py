@@ -14,7 +14,7 @@ from typing import Any
 from flask import current_app, has_request_context, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from tracker.auth.models import Unit
@@ -27,7 +27,6 @@ from tracker.briefs.render import (
     render_pdf,
 )
 from tracker.ceremonies.models import Ceremony, CeremonySigning
-from tracker.core.db import built_once
 from tracker.core.formatting import today_local
 from tracker.extensions import db
 from tracker.projects.models import Investor, Project
@@ -159,21 +158,15 @@ def helpers(user: Any = None, *, internal: bool = False) -> Helpers:
     return Helpers(issuer=issuer_name(user), today=today_local(), internal=bool(internal))
 
 
-@built_once
-def _milestones_in():
-    from tracker.workflow.models import Milestone
-
-    return select(Milestone).where(Milestone.project_id.in_(bindparam("ids", expanding=True)))
-
-
 def milestones_by_project(project_ids: list[int]) -> dict[int, list]:
     """Each project's milestones (workflow.Milestone rows) in stage order, one query."""
+    from tracker.workflow.operations import milestones_of
     from tracker.workflow.stages import BY_CODE
 
     out: dict[int, list] = {pid: [] for pid in project_ids}
     if not project_ids:
         return out
-    rows = db.session.execute(_milestones_in(), {"ids": list(project_ids)}).scalars()
+    rows = db.session.execute(milestones_of(), {"ids": list(project_ids)}).scalars()
     for m in rows:
         out.setdefault(m.project_id, []).append(m)
 

@@ -99,12 +99,13 @@ def view_project(project_id: int):
     return render_template("projects/detail.html", project=project, cards=cards, may_request=may_request)
 
 
-# Of a person the cards show the name only (fewer columns to read and describe).
-def _relations() -> tuple:
-    return (joinedload(Project.investor).joinedload(Investor.source_region), joinedload(Project.industry),
-            joinedload(Project.platform), name_only(Project.owner),
-            joinedload(Project.signing).joinedload(CeremonySigning.ceremony),
-            undefer(Project.has_attachments), undefer(Project.has_increases))
+# What the cards show of the project's relations (of a person the name only: fewer columns to
+# read and describe), and what the header shows.
+_RELATIONS = (joinedload(Project.investor).joinedload(Investor.source_region), joinedload(Project.industry),
+              joinedload(Project.platform), name_only(Project.owner),
+              joinedload(Project.signing).joinedload(CeremonySigning.ceremony),
+              undefer(Project.has_attachments), undefer(Project.has_increases))
+_HEADER = (joinedload(Project.unit), undefer(Project.has_pending), undefer(Project.has_funds))
 
 
 def _by_id(*options) -> Select:
@@ -114,10 +115,9 @@ def _by_id(*options) -> Select:
 # The project page's statements, built once (core.db.built_once): the project alone (the
 # cards are kept), with what the cards show of its relations (the first view since the data
 # changed), and those relations for a project already loaded.
-_HEADER = (joinedload(Project.unit), undefer(Project.has_pending), undefer(Project.has_funds))
 _project_alone = built_once(lambda: _by_id(*_HEADER))
-_project_related = built_once(lambda: _by_id(*_HEADER, *_relations()))
-_relations_of = built_once(lambda: _by_id(*_relations()))
+_project_related = built_once(lambda: _by_id(*_HEADER, *_RELATIONS))
+_relations_of = built_once(lambda: _by_id(*_RELATIONS))
 
 
 class _Cards:

@@ -363,12 +363,13 @@ def _milestone(project_id: int, stage: str) -> Milestone:
     return ms
 
 
-_milestones_of = built_once(lambda: select(Milestone).where(Milestone.project_id == bindparam("project_id")))
+# The milestones of the projects ``ids`` (the project page: one; a booklet: its projects).
+milestones_of = built_once(lambda: select(Milestone).where(Milestone.project_id.in_(bindparam("ids", expanding=True))))
 
 
 def milestones(project: Project) -> list[dict[str, Any]]:
     """Every milestone stage in order with planned/actual dates and days early(-)/late(+)."""
-    rows = {m.stage: m for m in db.session.execute(_milestones_of(), {"project_id": project.id}).scalars()}
+    rows = {m.stage: m for m in db.session.execute(milestones_of(), {"ids": [project.id]}).scalars()}
     today = today_local()
     out = []
     for code in MILESTONE_CODES:
