@@ -81,11 +81,15 @@ def create_app(overrides: dict | None = None) -> Flask:
 def _engine_options(app: Flask) -> None:
     """PostgreSQL: no JIT. The report queries (an as-of stage per project) look expensive
     to the planner, which then spends longer compiling them than running them (measured
-    1.1–1.8 s of 3 s statements in bench/reports.py)."""
+    1.1–1.8 s of 3 s statements in bench/reports.py). Cursors describe their columns only
+    when asked (core.pg_cursor)."""
     if str(app.config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        from tracker.core.pg_cursor import LazyDescriptionCursor
+
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         connect_args = dict(options.get("connect_args") or {})
         connect_args.setdefault("options", "-c jit=off")
+        connect_args.setdefault("cursor_factory", LazyDescriptionCursor)
         options["connect_args"] = connect_args
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 

@@ -22,11 +22,12 @@ from sqlalchemy import func, select
 from tracker.core.formatting import today_local
 from tracker.extensions import db
 
-# Three LRUs: costly figures (totals, dashboards, filter choices); pages (one entry per page
-# of a list or of the API, as people and programs page through them); and the cards of
-# record pages (six a project page: browsing many projects must not push the lists out). So
-# paging through thousands of pages never pushes a figure out.
-_SIZES = {"figures": 256, "pages": 512, "cards": 1536}
+# Four LRUs: costly figures (totals, dashboards, filter choices); pages (one entry per page
+# of a list or of the API, as people and programs page through them); the cards of record
+# pages (six a project page: browsing many projects must not push the lists out); and the
+# header of each person on each screen. So paging through thousands of pages never pushes a
+# figure out.
+_SIZES = {"figures": 256, "pages": 512, "cards": 1536, "headers": 512}
 _CACHES: dict[str, OrderedDict[Any, Any]] = {shelf: OrderedDict() for shelf in _SIZES}
 _LOCK = threading.Lock()
 

@@ -1,10 +1,14 @@
-"""The header's badge counts: 待我审批 (requests this manager may decide) and unread 消息."""
+"""The header of every screen: its navigation and user menu (``header_nav``), with the badge
+counts 待我审批 (requests this manager may decide) and unread 消息."""
 from __future__ import annotations
 
+from flask import render_template, request
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from tracker.core import pieces
 from tracker.core.permissions import can
 from tracker.extensions import db
 from tracker.workflow import operations as wf
@@ -51,8 +55,17 @@ class NavCounts:
         return self._load()[1]
 
 
-@bp.app_context_processor
-def _nav_counts():
-    if not current_user or not getattr(current_user, "is_authenticated", False):
-        return {}
-    return {"nav_counts": NavCounts(current_user)}
+@bp.app_template_global()
+def header_nav() -> Markup:
+    """The signed-in user's navigation and user menu (templates/_header_nav.html), kept as
+    HTML until the data changes (core.pieces: ~0.4 ms of every page's rendering otherwise,
+    a sixth of a list page). What it shows of the user (name, unit, role, what they may
+    open) changes only with an audited change, which moves the data version; the badge
+    counts go in the key because reading a message is not audited; the endpoint marks the
+    current section."""
+    user = current_user._get_current_object()
+    endpoint = request.endpoint or ""
+    counts = NavCounts(user)
+    return pieces.kept(("header", user.id, endpoint, counts.approvals, counts.unread),
+                       lambda: render_template("_header_nav.html", ep=endpoint, nav_counts=counts),
+                       shelf="headers")
