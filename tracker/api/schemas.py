@@ -15,11 +15,11 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from flask import request
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ConfigDict, Field
 
 from tracker.core.input import Day, InputError, Integer, Line, Schema, flatten, unflatten_errors
+from tracker.core.translations import gettext as _
+from tracker.core.translations import lazy_gettext as _l
 from tracker.workflow.stages import BY_CODE, CODES, MILESTONE_CODES, MOVE_KINDS, REQUEST_STATUSES
 
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +35,7 @@ from tracker.core import datacache
 from tracker.core.input import InputError, Problem, Schema, parse_flag, validate
 from tracker.core.pagination import Page
 from tracker.core.permissions import can, in_scope, require, visible
+from tracker.core.translations import gettext as _
 from tracker.extensions import csrf, db, login_manager
 from tracker.projects import schemas as project_schemas
 from tracker.projects.choices import project_choices

@@ -26,13 +26,13 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from tracker.audit.models import AuditEntry
 from tracker.auth.models import Unit, User
 from tracker.core.formatting import cn_date, wan
+from tracker.core.translations import gettext as _
+from tracker.core.translations import lazy_gettext as _l
 from tracker.extensions import db
 from tracker.projects.models import Industry, Investor, Platform, SourceRegion
 from tracker.workflow import stages

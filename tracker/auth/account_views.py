@@ -8,13 +8,13 @@ a fresh login session, exactly as a login does (new session cookie, new session 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
 from tracker.auth.forms import OwnPasswordForm
 from tracker.auth.operations import UserError, end_session, set_password, start_session
 from tracker.auth.passwords import verify_password
 from tracker.auth.views import SESSION_SECRET_KEY, _fresh_session
+from tracker.core.translations import gettext as _
 from tracker.extensions import limiter
 
 bp = Blueprint("account", __name__, url_prefix="/account")

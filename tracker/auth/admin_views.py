@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +31,8 @@ from tracker.auth.operations import (
 from tracker.core.input import int_arg
 from tracker.core.pagination import Page
 from tracker.core.permissions import require
+from tracker.core.translations import gettext as _
+from tracker.core.translations import lazy_gettext as _l
 from tracker.extensions import db, login_manager
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

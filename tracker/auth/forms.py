@@ -1,6 +1,5 @@
 import unicodedata
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Regexp, ValidationError
@@ -8,6 +7,7 @@ from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 from tracker.auth.models import ROLE_LABELS
 from tracker.core.forms import IdSelectField
 from tracker.core.input import clean_text
+from tracker.core.translations import lazy_gettext as _l
 
 
 def _strip(value):

@@ -5,7 +5,6 @@ import unicodedata
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from tracker.api import is_api_path
@@ -19,6 +18,7 @@ from tracker.auth.operations import (
     start_session,
 )
 from tracker.auth.passwords import hash_password, needs_rehash, verify_password
+from tracker.core.translations import gettext as _
 from tracker.extensions import limiter, login_manager
 
 bp = Blueprint("auth", __name__)

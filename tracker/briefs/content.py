@@ -15,12 +15,12 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from tracker.briefs import glossary
 from tracker.briefs.render import BriefError
 from tracker.core.formatting import money_en
+from tracker.core.translations import gettext as _
 from tracker.workflow import stages
 
 # Characters per field (the forms' own limits, with room for data that came another way).

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask_babel import gettext as _
-
+from tracker.core.translations import gettext as _
 from tracker.projects.models import Project
 from tracker.projects.schemas import PLAUSIBLE_MIN_INVESTMENT
 

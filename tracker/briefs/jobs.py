@@ -6,11 +6,10 @@ screen checked it when the job was queued; a job may wait in the queue).
 """
 from __future__ import annotations
 
-from flask_babel import gettext as _
-
 from tracker.briefs import service
 from tracker.ceremonies.models import Ceremony
 from tracker.core.permissions import can, ceremony_fully_visible
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.jobs.worker import JobContext, JobError, JobOutput
 

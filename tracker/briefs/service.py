@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import current_app, has_request_context, render_template
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -28,6 +27,7 @@ from tracker.briefs.render import (
 )
 from tracker.ceremonies.models import Ceremony, CeremonySigning
 from tracker.core.formatting import today_local
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.projects.models import Investor, Project
 

@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
@@ -28,6 +27,7 @@ from tracker.auth.models import Unit
 from tracker.ceremonies.models import Ceremony, CeremonySigning
 from tracker.core.db import utcnow
 from tracker.core.permissions import in_scope
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.projects.models import Project
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from pydantic_core import PydanticCustomError
 
 from tracker.core.input import MAX_ID, Choice, Day, Integer, Line, Schema, Text, Version, typed
+from tracker.core.translations import gettext as _
+from tracker.core.translations import lazy_gettext as _l
 
 API_NAMES = {"held_on": "date", "unit_id": "unit"}
 

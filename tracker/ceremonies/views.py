@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -32,6 +30,8 @@ from tracker.core.forms import mark_required, show_errors, validate_form
 from tracker.core.input import Choices, int_arg
 from tracker.core.pagination import Page, page_arg
 from tracker.core.permissions import can, ceremony_fully_visible, ceremony_scope_filter, load, require
+from tracker.core.translations import gettext as _
+from tracker.core.translations import lazy_gettext as _l
 from tracker.extensions import db
 from tracker.jobs import views as jobs
 from tracker.projects.choices import fill_form

@@ -1,9 +1,9 @@
 """Small HTML fragments rendered in Python: called per row, a Jinja macro would cost more."""
 from __future__ import annotations
 
-from flask_babel import get_locale
 from markupsafe import Markup, escape
 
+from tracker.core.translations import get_locale
 from tracker.workflow.stages import BY_CODE
 
 _cache: dict[tuple[str, str], Markup] = {}

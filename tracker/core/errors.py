@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask import current_app, jsonify, make_response, render_template, request
-from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from tracker.api import is_api_path
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 
 

@@ -6,8 +6,9 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from flask_babel import get_locale
 from markupsafe import Markup
+
+from tracker.core.translations import get_locale
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 from wtforms.validators import ValidationError
 
 from tracker.core.input import InputError, Schema, form_values, required_fields, validate
+from tracker.core.translations import lazy_gettext as _l
 
 
 def mark_required(form: Any, schema: type[Schema]) -> None:

@@ -28,10 +28,11 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, ValidationInfo, WithJsonSchema
 from pydantic_core import PydanticCustomError
+
+from tracker.core.translations import gettext as _
+from tracker.core.translations import lazy_gettext as _l
 
 EARLIEST = date(1990, 1, 1)
 LATEST = date(2100, 12, 31)

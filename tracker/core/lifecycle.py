@@ -18,10 +18,10 @@ from functools import wraps
 from typing import Any
 
 from flask import Flask, current_app
-from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 
 

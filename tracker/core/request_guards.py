@@ -17,11 +17,11 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from flask import Flask, abort, request
-from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from tracker.core.input import MAX_ID
+from tracker.core.translations import gettext as _
 
 REPLACEMENT = "\ufffd"
 

@@ -2,12 +2,12 @@
 are ``FundsInput``'s and the operation's."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
+from tracker.core.translations import lazy_gettext as _l
 from tracker.funds.schemas import EVIDENCE_MAX, NOTE_MAX
 
 

@@ -12,7 +12,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -20,6 +19,7 @@ from tracker.audit.operations import record
 from tracker.core.formatting import today_local
 from tracker.core.input import InputError, validate
 from tracker.core.permissions import can
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.funds.models import FundsRecord
 from tracker.funds.schemas import DeleteInput, FundsInput

@@ -14,9 +14,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-
 from tracker.core.formatting import today_local
 from tracker.core.input import (
     MAX_AMOUNT,
@@ -30,6 +27,8 @@ from tracker.core.input import (
     parse_date,
     typed,
 )
+from tracker.core.translations import gettext as _
+from tracker.core.translations import lazy_gettext as _l
 from tracker.projects.schemas import UNIT_CODES, amount_in_wan
 
 NOTE_MAX = 500

@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload, load_only
@@ -25,6 +24,7 @@ from tracker.core.forms import show_errors
 from tracker.core.input import InputError, form_values, int_arg
 from tracker.core.pagination import Page
 from tracker.core.permissions import can, load, scope_filter
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.funds.forms import FundsForm
 from tracker.funds.models import FundsRecord

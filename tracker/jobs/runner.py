@@ -27,11 +27,11 @@ from concurrent.futures import CancelledError
 from pathlib import Path
 
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from pebble import ProcessExpired
 from sqlalchemy import select
 
 from tracker.core.db import writing
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.jobs import kinds
 from tracker.jobs import operations as ops

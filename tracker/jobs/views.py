@@ -11,11 +11,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 from flask import Blueprint, abort, after_this_request, flash, jsonify, redirect, render_template, send_file, url_for
-from flask_babel import get_locale
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
+from tracker.core.translations import get_locale
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.jobs import kinds, runner
 from tracker.jobs import operations as ops

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from tracker.core.db import writing
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.jobs import operations as ops
 from tracker.jobs.models import Job

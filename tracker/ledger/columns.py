@@ -11,8 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
-
+from tracker.core.translations import lazy_gettext as _l
 from tracker.workflow.stages import MILESTONE_CODES
 
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from flask_babel import gettext as _
-
+from tracker.core.translations import gettext as _
 from tracker.ledger.operations import ImportPlan
 from tracker.ledger.rows import column_header
 

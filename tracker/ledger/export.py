@@ -28,10 +28,10 @@ from datetime import date
 from decimal import Decimal
 from typing import IO, Any
 
-from flask_babel import gettext as _
 from sqlalchemy import String, and_, select, type_coerce
 
 from tracker.auth.models import Unit, User
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.ledger.columns import COLUMNS, Column, _is_zh
 from tracker.ledger.read import FORMULA_STARTS

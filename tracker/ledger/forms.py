@@ -1,12 +1,12 @@
 """The upload form of the ledger import."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField
 
 from tracker.core.forms import IdSelectField
+from tracker.core.translations import lazy_gettext as _l
 
 
 class ImportForm(FlaskForm):

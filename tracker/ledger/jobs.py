@@ -8,9 +8,8 @@ from another connection would wait for it); on PostgreSQL it moves every hundred
 """
 from __future__ import annotations
 
-from flask_babel import gettext as _
-
 from tracker.core.db import writing
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.jobs.worker import JobContext, JobError
 

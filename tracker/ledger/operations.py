@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from tracker.auth.models import User
 from tracker.core.bulk import unit_pairs
 from tracker.core.formatting import today_local
 from tracker.core.permissions import can, scope_filter
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.ledger.read import Grid, Layout, cell_text, find_layout, read_grid
 from tracker.ledger.rows import (

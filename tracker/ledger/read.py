@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from flask_babel import gettext as _
-
+from tracker.core.translations import gettext as _
 from tracker.ledger.columns import Column, match_header, normalise
 
 MAX_BYTES = 20 * 1024 * 1024

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from flask_babel import gettext as _
-
 from tracker.core.input import InputError, Problem, fold_width, parse_date, validate
+from tracker.core.translations import gettext as _
 from tracker.ledger.columns import BY_KEY, normalise
 from tracker.ledger.read import Grid, Layout, cell_text
 from tracker.workflow.stages import BY_CODE, CODES, MILESTONE_CODES

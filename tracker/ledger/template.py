@@ -7,9 +7,8 @@ import functools
 from datetime import date
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-
+from tracker.core.translations import gettext as _
+from tracker.core.translations import lazy_gettext as _l
 from tracker.ledger.columns import COLUMNS, Column
 from tracker.ledger.export import header
 from tracker.ledger.rows import NEW_ROW_STAGES

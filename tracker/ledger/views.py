@@ -25,11 +25,11 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from tracker.core.pagination import Page, page_arg
 from tracker.core.permissions import can, require
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.ledger import storage
 from tracker.ledger.columns import BY_KEY

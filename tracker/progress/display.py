@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select
 
 from tracker.auth.models import User
 from tracker.core import formatting
 from tracker.core.db import built_once
+from tracker.core.translations import lazy_gettext as _l
 from tracker.extensions import db
 from tracker.progress import lights
 from tracker.progress.models import StageEvent

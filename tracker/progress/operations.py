@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from tracker.audit.operations import record
 from tracker.core.input import InputError, Problem, parse_integer
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.progress import lights
 from tracker.progress.models import DEFAULT_DEADLINES, StageDeadline

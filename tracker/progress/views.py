@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -15,6 +14,7 @@ from tracker.audit.models import AuditEntry
 from tracker.core.formatting import ui_is_zh
 from tracker.core.input import InputError
 from tracker.core.permissions import require
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.progress import display
 from tracker.progress import operations as ops

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from tracker.auth.models import Role, Unit, User
 from tracker.core.input import Choices
 from tracker.core.permissions import scope_filter
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.projects.models import Industry, Investor, Platform, Project, SourceRegion
 

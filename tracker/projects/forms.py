@@ -3,13 +3,13 @@ schemas' (``tracker.projects.schemas``): views validate ``request.form`` through
 show the messages beside these fields (``tracker.core.forms``)."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from tracker.core.forms import IdSelectField
+from tracker.core.translations import lazy_gettext as _l
 from tracker.projects.schemas import PROJECT_FIELDS, ProjectCreate
 
 

@@ -2,11 +2,11 @@
 are checked on save (they need the database)."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 
 from tracker.core.forms import IdSelectField
+from tracker.core.translations import lazy_gettext as _l
 
 
 class InvestorForm(FlaskForm):

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from tracker.audit.operations import diff, jsonable, record
 from tracker.core.db import utcnow
 from tracker.core.permissions import in_scope
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.projects.investor_forms import INVESTOR_FIELDS
 from tracker.projects.models import Investor, Project

@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import joinedload
@@ -21,6 +20,7 @@ from tracker.core.forms import mark_required, show_errors, validate_form
 from tracker.core.input import clean_text, fold_width, int_arg, parse_uscc
 from tracker.core.pagination import Page, page_arg
 from tracker.core.permissions import load, require, scope_filter
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.projects.choices import fill_form, investor_choices
 from tracker.projects.investor_forms import FIELD_LABELS, InvestorForm

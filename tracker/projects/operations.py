@@ -6,7 +6,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from tracker.audit.operations import diff, jsonable, record, record_many
@@ -15,6 +14,7 @@ from tracker.core.db import utcnow
 from tracker.core.formatting import today_local
 from tracker.core.input import InputError as FieldErrors  # {field: message}, found by the database
 from tracker.core.permissions import in_scope
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.progress import history, lights
 from tracker.projects.forms import PROJECT_FIELDS

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, StringField
 from wtforms.validators import (
@@ -24,6 +23,7 @@ from wtforms.validators import (
 from tracker.auth.models import Unit
 from tracker.core.forms import IdSelectField
 from tracker.core.input import Problem, clean_text, parse_integer
+from tracker.core.translations import lazy_gettext as _l
 from tracker.projects.models import Industry, Platform, SourceRegion
 
 

@@ -6,12 +6,12 @@ import hashlib
 import json
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from tracker.audit.operations import diff, jsonable, record
 from tracker.auth.models import Unit
 from tracker.core.input import InputError as FieldErrors  # {field: message}, found by the database
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.projects.reference_forms import RefKind
 

@@ -6,7 +6,6 @@ picks the spec (unknown kinds are 404).
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +15,7 @@ from tracker.audit.history import Fields, HistoryItem, history_items
 from tracker.audit.models import AuditEntry
 from tracker.auth.models import Unit
 from tracker.core.permissions import require
+from tracker.core.translations import gettext as _
 from tracker.extensions import db, login_manager
 from tracker.projects.reference_forms import KINDS, RefKind
 from tracker.projects.reference_operations import (

@@ -10,8 +10,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from pydantic import model_validator
 
 from tracker.core.input import (
@@ -35,6 +33,8 @@ from tracker.core.input import (
     fold_width,
     parse_amount,
 )
+from tracker.core.translations import gettext as _
+from tracker.core.translations import lazy_gettext as _l
 from tracker.workflow.stages import CODES, INITIAL_CODES, MAIN_CODES, MAX_LAND_MU
 
 # The list's size bands and sorts (their SQL lives in projects/queries.py, which checks these).

@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import Select, bindparam, select
@@ -19,6 +18,7 @@ from tracker.core.db import built_once
 from tracker.core.forms import mark_required, show_errors, validate_form
 from tracker.core.input import MAX_ID, int_arg
 from tracker.core.permissions import can, load, load_by, require
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.funds.views import may_record_funds
 from tracker.projects.choices import fill_form, project_choices

@@ -30,8 +30,6 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import force_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from pydantic import ValidationInfo, model_validator
 from sqlalchemy import select
@@ -42,6 +40,8 @@ from tracker.core import formatting
 from tracker.core.formatting import today_local
 from tracker.core.input import Day, InputError, Integer, Line, OneOf, Schema, Text
 from tracker.core.permissions import can
+from tracker.core.translations import gettext as _
+from tracker.core.translations import lazy_gettext as _l
 from tracker.extensions import db
 from tracker.jobs.worker import JobContext, JobError, JobOutput
 from tracker.progress import counting

@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
@@ -21,6 +19,8 @@ from wtforms.fields.choices import SelectChoice
 from tracker.core.formatting import today_local
 from tracker.core.forms import mark_required, validate_form
 from tracker.core.permissions import require
+from tracker.core.translations import gettext as _
+from tracker.core.translations import lazy_gettext as _l
 from tracker.jobs import views as jobs
 from tracker.reports import bulletin as content
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from flask_babel import gettext as _
 from markupsafe import Markup
 
 from tracker.core.formatting import money
+from tracker.core.translations import gettext as _
 from tracker.reports.figures import RATES
 
 WIDTH = 400  # viewBox units; the page scales it (max-width in CSS): legible on a phone

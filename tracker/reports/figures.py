@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
 
 from tracker.auth.models import Unit
@@ -30,6 +29,7 @@ from tracker.core.db import column_rows
 from tracker.core.formatting import today_local
 from tracker.core.input import Problem, int_arg, parse_date
 from tracker.core.permissions import scope_filter
+from tracker.core.translations import lazy_gettext as _l
 from tracker.extensions import db
 from tracker.progress import counting
 from tracker.progress.lights import lit_condition

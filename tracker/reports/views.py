@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
@@ -27,6 +26,7 @@ from tracker.core import datacache, pieces
 from tracker.core.formatting import today_local
 from tracker.core.input import int_arg
 from tracker.core.permissions import require
+from tracker.core.translations import gettext as _
 from tracker.projects.queries import filter_choices
 from tracker.reports import charts
 from tracker.reports.figures import (

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import xlsxwriter
-from flask_babel import gettext as _
 
+from tracker.core.translations import gettext as _
 from tracker.reports.figures import RATE_KEYS, RATES, Figures, Report
 
 

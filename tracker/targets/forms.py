@@ -1,10 +1,11 @@
 """The targets form: rendering only. The rules are in ``tracker.targets.schemas``."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
+
+from tracker.core.translations import lazy_gettext as _l
 
 _COUNT = {"inputmode": "numeric", "maxlength": 12, "autocomplete": "off"}
 _AMOUNT = {"inputmode": "decimal", "maxlength": 24, "autocomplete": "off"}

@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from tracker.audit.operations import jsonable, record
 from tracker.auth.models import Unit
 from tracker.core.input import MAX_AMOUNT
 from tracker.core.permissions import in_scope, scope_filter
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.reports.figures import TARGET_FIELDS
 from tracker.targets.models import UnitTarget

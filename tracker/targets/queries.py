@@ -15,9 +15,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
-
 from tracker.auth.models import Unit
+from tracker.core.translations import lazy_gettext as _l
 from tracker.targets.models import UnitTarget
 from tracker.targets.operations import targets_for, units_in_scope
 

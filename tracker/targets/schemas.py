@@ -10,8 +10,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from pydantic import ValidationInfo, model_validator
 
 from tracker.core.input import (
@@ -26,6 +24,8 @@ from tracker.core.input import (
     parse_amount,
     typed,
 )
+from tracker.core.translations import gettext as _
+from tracker.core.translations import lazy_gettext as _l
 from tracker.projects.schemas import WAN_PER_YI
 
 MAX_COUNT = 100_000  # projects a unit could plausibly target in a year (far above any real one)

@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -22,6 +21,7 @@ from tracker.core.formatting import today_local
 from tracker.core.forms import mark_required, show_errors, validate_form
 from tracker.core.input import MAX_ID, int_arg
 from tracker.core.permissions import can, in_scope, require
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.reports.figures import unit_actuals
 from tracker.targets import operations as ops

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, send_file
-from flask_babel import gettext as _
 from flask_login import login_required
 
 from tracker.core.errors import render_error
 from tracker.core.permissions import require
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.projects.models import Project
 from tracker.workflow.attachments import download_name, stored_path

@@ -24,13 +24,13 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from tracker.audit.operations import record
 from tracker.core.db import utcnow
 from tracker.core.permissions import can
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.projects.models import Project
 from tracker.projects.recency import touch

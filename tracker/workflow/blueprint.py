@@ -8,12 +8,12 @@ blueprint is complete when the app registers it.
 from __future__ import annotations
 
 from flask import Blueprint, render_template
-from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import Select
 
 from tracker.core.pagination import Page
 from tracker.core.permissions import load
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.projects.models import Project
 from tracker.workflow.display import move_date_label

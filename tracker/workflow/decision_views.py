@@ -9,7 +9,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -17,6 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from tracker.core.input import int_arg
 from tracker.core.pagination import page_arg
 from tracker.core.permissions import require
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.projects.models import Project
 from tracker.workflow import operations as wf

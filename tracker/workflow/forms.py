@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 
+from tracker.core.translations import lazy_gettext as _l
 from tracker.workflow.stages import BY_CODE, MILESTONE_CODES, Move, Requirement
 
 

@@ -3,7 +3,6 @@ read. Only notifications about projects still in the user's scope are listed or 
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func
 from sqlalchemy.orm import joinedload
@@ -11,6 +10,7 @@ from sqlalchemy.orm import joinedload
 from tracker.core.input import int_arg
 from tracker.core.pagination import page_arg
 from tracker.core.permissions import require
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.workflow import operations as wf
 from tracker.workflow.blueprint import bp, fetch_page

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from tracker.core.formatting import cn_date
+from tracker.core.translations import gettext as _
 from tracker.workflow import operations as wf
 from tracker.workflow.blueprint import bp, load_project, problem
 from tracker.workflow.forms import PlannedDatesForm

@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
@@ -23,6 +22,7 @@ from tracker.core.formatting import today_local
 from tracker.core.input import MAX_ID, Problem, clean_text, parse_amount, parse_text, parse_uscc
 from tracker.core.input import parse_date as input_parse_date
 from tracker.core.permissions import can, can_decide, scope_filter
+from tracker.core.translations import gettext as _
 from tracker.extensions import db
 from tracker.progress import history, lights
 from tracker.projects.models import Project

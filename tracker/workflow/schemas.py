@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from pydantic import create_model
 
 from tracker.core.input import Amount, Day, Flag, OneOf, Schema, Text, Uscc
+from tracker.core.translations import lazy_gettext as _l
 from tracker.workflow import stages
 
 MAX_TEXT = 200  # certificate and permit numbers

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from flask_babel import lazy_gettext as _l
+from tracker.core.translations import lazy_gettext as _l
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from tracker.audit.history import Fields, HistoryFormatter, HistoryItem, Line, display_value
 from tracker.audit.models import AuditEntry
+from tracker.core.translations import gettext as _
+from tracker.core.translations import lazy_gettext as _l
 from tracker.extensions import db
 from tracker.projects.forms import FIELD_LABELS
 from tracker.workflow.display import REQUIREMENTS, move_date_label
