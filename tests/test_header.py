@@ -85,3 +85,15 @@ def test_badges_follow_requests_and_reading(client, login_as, db, people):
     wf.mark_read(people["staff"])
     db.session.commit()
     assert '<span class="count">' not in header(client)
+
+
+def test_a_change_made_without_an_audit_entry_shows_too(client, login_as, db, people):
+    from sqlalchemy import update
+
+    from tracker.auth.models import User
+
+    login_as(people["staff"])
+    assert "黄岩专员" in header(client)
+    db.session.execute(update(User).where(User.id == people["staff"].id).values(display_name="改名专员"))
+    db.session.commit()  # no audit entry: the data version stays, the key changes
+    assert "改名专员" in header(client)

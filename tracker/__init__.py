@@ -83,13 +83,17 @@ def _engine_options(app: Flask) -> None:
     to the planner, which then spends longer compiling them than running them (measured
     1.1–1.8 s of 3 s statements in bench/reports.py). Cursors describe their columns only
     when asked (core.pg_cursor)."""
-    if str(app.config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
-        from tracker.core.pg_cursor import LazyDescriptionCursor
+    uri = str(app.config.get("SQLALCHEMY_DATABASE_URI", ""))
+    if uri.startswith("postgresql"):
+        from sqlalchemy.engine import make_url
 
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         connect_args = dict(options.get("connect_args") or {})
         connect_args.setdefault("options", "-c jit=off")
-        connect_args.setdefault("cursor_factory", LazyDescriptionCursor)
+        if make_url(uri).get_driver_name() == "psycopg":  # the cursor class is psycopg 3's
+            from tracker.core.pg_cursor import LazyDescriptionCursor
+
+            connect_args.setdefault("cursor_factory", LazyDescriptionCursor)
         options["connect_args"] = connect_args
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 

@@ -51,7 +51,12 @@ def enabled(shelf: str = "booklets") -> bool:
 def _renderer_version() -> str:
     """WeasyPrint's version, read from its package metadata: a web process (which renders in
     the pool's workers) never imports WeasyPrint itself (~0.5 s of CPU and tens of MB)."""
-    return metadata.version("weasyprint")
+    try:
+        return metadata.version("weasyprint")
+    except metadata.PackageNotFoundError:  # installed without its metadata
+        import weasyprint
+
+        return weasyprint.__version__
 
 
 def key(html: str) -> str:

@@ -6,7 +6,8 @@ only to see that there is a result: for a statement it has run before, it takes 
 columns from the compiled statement it keeps. A project page's first view reads ~170
 columns (the project with its relations): ~0.25 ms of CPU a page for objects nobody looked
 at (bench/load.py, issue 12). Here ``description`` is a sequence that knows its length and
-makes a column when one is asked for, from the result it was taken from.
+makes a column when one is asked for, from the result it was taken from. (It keeps that
+result, rows and all, while it lives: SQLAlchemy keeps only the names and types it reads.)
 """
 from __future__ import annotations
 

@@ -59,13 +59,14 @@ class NavCounts:
 def header_nav() -> Markup:
     """The signed-in user's navigation and user menu (templates/_header_nav.html), kept as
     HTML until the data changes (core.pieces: ~0.4 ms of every page's rendering otherwise,
-    a sixth of a list page). What it shows of the user (name, unit, role, what they may
-    open) changes only with an audited change, which moves the data version; the badge
-    counts go in the key because reading a message is not audited; the endpoint marks the
-    current section."""
+    a sixth of a list page). The key holds what the header shows of the person (name, role
+    and so what they may open, unit), so that even a change made without an audit entry
+    shows at once; the badge counts (reading a message is not audited); the endpoint (the
+    current section) and the mount point its links start with."""
     user = current_user._get_current_object()
     endpoint = request.endpoint or ""
     counts = NavCounts(user)
-    return pieces.kept(("header", user.id, endpoint, counts.approvals, counts.unread),
-                       lambda: render_template("_header_nav.html", ep=endpoint, nav_counts=counts),
+    key = ("header", user.id, user.display_name, user.role, user.unit_id, user.unit.name, endpoint,
+           request.script_root, counts.approvals, counts.unread)
+    return pieces.kept(key, lambda: render_template("_header_nav.html", ep=endpoint, nav_counts=counts),
                        shelf="headers")
