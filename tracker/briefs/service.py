@@ -159,15 +159,15 @@ def helpers(user: Any = None, *, internal: bool = False) -> Helpers:
 
 
 def milestones_by_project(project_ids: list[int]) -> dict[int, list]:
-    """Each project's milestones (workflow.Milestone rows) in stage order, one query."""
-    from tracker.workflow.operations import milestones_of
+    """Each project's milestones (rows with stage, planned_on, actual_on) in stage order, one
+    query."""
+    from tracker.workflow.operations import milestone_rows
     from tracker.workflow.stages import BY_CODE
 
     out: dict[int, list] = {pid: [] for pid in project_ids}
     if not project_ids:
         return out
-    rows = db.session.execute(milestones_of(), {"ids": list(project_ids)}).scalars()
-    for m in rows:
+    for m in milestone_rows(project_ids):
         out.setdefault(m.project_id, []).append(m)
 
     def order(m):

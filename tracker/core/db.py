@@ -46,7 +46,7 @@ def built_once(build: Callable[[], S]) -> Callable[[], S]:
     return cache(build)
 
 
-def column_rows(session: Any, statement: Any) -> list:
+def column_rows(session: Any, statement: Any, params: dict | None = None) -> list:
     """The rows of a ``statement`` that selects columns, not entities (aggregates), executed
     on the session's connection: the same rows without the ORM's per-row processing, which
     took ~2/3 of the client-side CPU of a dashboard's cube (6,700 rows) at 100,000 projects.
@@ -56,7 +56,7 @@ def column_rows(session: Any, statement: Any) -> list:
         session = session()
     if session.autoflush and not session._flushing:
         session.flush()
-    return session.connection().execute(statement).all()
+    return session.connection().execute(statement, params).all()
 
 
 def utcnow() -> datetime:

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select
 
 from tracker.auth.models import User
 from tracker.core import formatting
-from tracker.core.db import built_once
+from tracker.core.db import built_once, column_rows
 from tracker.core.translations import lazy_gettext as _l
 from tracker.extensions import db
 from tracker.progress import lights
@@ -75,7 +75,7 @@ _history_of = built_once(lambda: (
 def history_rows(project_id: int) -> list[HistoryRow]:
     """The project's stage events, oldest first, with who made them (one query)."""
     # Columns, not events: the card only shows them (no ORM object to build per event).
-    rows = db.session.execute(_history_of(), {"project_id": project_id}).all()
+    rows = column_rows(db.session, _history_of(), {"project_id": project_id})
     out = []
     for event in rows:
         actor = event.display_name

@@ -17,7 +17,7 @@ from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
 from tracker.audit.operations import jsonable, record
-from tracker.core.db import built_once, utcnow
+from tracker.core.db import built_once, column_rows, utcnow
 from tracker.core.formatting import today_local
 from tracker.core.input import MAX_ID, Problem, clean_text, parse_amount, parse_text, parse_uscc
 from tracker.core.input import parse_date as input_parse_date
@@ -363,13 +363,21 @@ def _milestone(project_id: int, stage: str) -> Milestone:
     return ms
 
 
-# The milestones of the projects ``ids`` (the project page: one; a booklet: its projects).
-milestones_of = built_once(lambda: select(Milestone).where(Milestone.project_id.in_(bindparam("ids", expanding=True))))
+# The milestones of the projects ``ids`` (the project page: one; a booklet: its projects):
+# their columns, read as rows (core.db.column_rows: for display, no objects to build).
+milestones_of = built_once(lambda: select(
+    Milestone.project_id, Milestone.stage, Milestone.planned_on, Milestone.actual_on,
+).where(Milestone.project_id.in_(bindparam("ids", expanding=True))))
+
+
+def milestone_rows(project_ids: list[int]) -> list:
+    """The milestones of ``project_ids`` as rows (project_id, stage, planned_on, actual_on)."""
+    return column_rows(db.session, milestones_of(), {"ids": list(project_ids)})
 
 
 def milestones(project: Project) -> list[dict[str, Any]]:
     """Every milestone stage in order with planned/actual dates and days early(-)/late(+)."""
-    rows = {m.stage: m for m in db.session.execute(milestones_of(), {"ids": [project.id]}).scalars()}
+    rows = {m.stage: m for m in milestone_rows([project.id])}
     today = today_local()
     out = []
     for code in MILESTONE_CODES:
