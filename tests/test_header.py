@@ -97,3 +97,18 @@ def test_a_change_made_without_an_audit_entry_shows_too(client, login_as, db, pe
     db.session.execute(update(User).where(User.id == people["staff"].id).values(display_name="改名专员"))
     db.session.commit()  # no audit entry: the data version stays, the key changes
     assert "改名专员" in header(client)
+
+
+def test_one_person_on_two_browsers_gets_each_browser_s_token(app, client, login_as, db, people):
+    """The header is kept per person, not per browser: its logout form must still carry the
+    token of the browser that asks (Flask-WTF puts its own ``csrf_token`` in every
+    template's context; the kept parts' placeholder-aware one must win there too)."""
+    login_as(people["staff"])
+    first = header(client)
+    other = app.test_client()
+    sign_in(other, people["staff"])
+    db.session.commit()
+    page = other.get("/projects/").get_data(as_text=True)
+    tokens = set(re.findall(r'name="csrf_token" value="([^"]+)"', page))
+    assert len(tokens) == 1 and logout_token(first) not in tokens  # this browser's own, everywhere
+    assert other.post("/logout", data={"csrf_token": tokens.pop()}).status_code == 302

@@ -41,4 +41,8 @@ def kept(key: Any, render: Callable[[], str], *, shelf: str = "pages") -> Markup
 
 
 def init_app(app: Any) -> None:
-    app.jinja_env.globals["csrf_token"] = csrf_token  # after CSRFProtect, which sets its own
+    """After CSRFProtect, which sets its own ``csrf_token`` both as a global and in every
+    ``render_template`` context (a context processor): ours must win in both, or a kept part
+    would carry the token of whoever built it."""
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.context_processor(lambda: {"csrf_token": csrf_token})
