@@ -185,17 +185,16 @@ def project_brief(project: Project, *, milestones=None) -> content.Brief:
     return content.build_brief(project, project.signing, milestones=milestones)
 
 
+# What a brief prints of a project's relations, besides its signing (loader options).
+PRINTED = (joinedload(Project.investor).joinedload(Investor.source_region), joinedload(Project.industry),
+           joinedload(Project.unit), joinedload(Project.platform))
+
+
 def load_ceremony_signings(ceremony: Ceremony) -> list[CeremonySigning]:
     """The ceremony's signings with everything a booklet prints, in one round of queries."""
     return list(db.session.execute(
         select(CeremonySigning)
-        .options(
-            joinedload(CeremonySigning.project).options(
-                joinedload(Project.investor).joinedload(Investor.source_region),
-                joinedload(Project.industry), joinedload(Project.unit), joinedload(Project.platform),
-            ),
-            joinedload(CeremonySigning.ceremony),
-        )
+        .options(joinedload(CeremonySigning.project).options(*PRINTED), joinedload(CeremonySigning.ceremony))
         .where(CeremonySigning.ceremony_id == ceremony.id)
         .order_by(CeremonySigning.position, CeremonySigning.id)
     ).scalars().all())

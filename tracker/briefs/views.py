@@ -23,7 +23,7 @@ from tracker.core.db import built_once
 from tracker.core.errors import render_error
 from tracker.core.permissions import load_by
 from tracker.extensions import db
-from tracker.projects.models import Investor, Project
+from tracker.projects.models import Project
 
 bp = Blueprint("briefs", __name__)
 
@@ -36,9 +36,7 @@ def _login_first():
 
 # The project with everything a brief prints (built once: core.db.built_once).
 _with_brief_relations = built_once(lambda: select(Project).options(
-    joinedload(Project.investor).joinedload(Investor.source_region),
-    joinedload(Project.industry), joinedload(Project.unit), joinedload(Project.platform),
-    joinedload(Project.signing).joinedload(CeremonySigning.ceremony),
+    *service.PRINTED, joinedload(Project.signing).joinedload(CeremonySigning.ceremony),
 ).where(Project.id == bindparam("id")))
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from functools import cached_property
 
 import flask_babel
+from babel.support import NullTranslations
 from flask.globals import _cv_app
 from flask_babel import Babel, Domain
 from flask_babel.speaklater import LazyString
@@ -48,11 +49,7 @@ class TrackerBabel(Babel):
 
     def init_app(self, app, *args, **kwargs):
         super().init_app(app, *args, **kwargs)
-        # Templates go to the domain directly (Flask-Babel's callables look a per-request
-        # domain up in ``g`` first; this app has one domain).
-        def translations():
-            return self.domain_instance.get_translations()
-
+        # Templates go to the catalog directly, as the code does (``translations``).
         app.jinja_env.install_gettext_callables(
             gettext=lambda s: translations().ugettext(s),
             ngettext=lambda s, p, n: translations().ungettext(s, p, n),
@@ -62,13 +59,19 @@ class TrackerBabel(Babel):
         )
 
 
-def gettext(string: str, **variables) -> str:
-    """Flask-Babel's ``gettext`` (outside an app context: the string itself)."""
+def translations():
+    """The catalog of the request's language, from the app's one domain (the same object for
+    every app of this process: one TrackerBabel); outside an app context none (the strings
+    themselves), as Flask-Babel does."""
     ctx = _cv_app.get(None)
     if ctx is None:
-        return flask_babel.gettext(string, **variables)
-    # The app's one domain (the same object for every app of this process: one TrackerBabel).
-    translated = ctx.app.extensions["babel"].instance.domain_instance.get_translations().ugettext(string)
+        return NullTranslations()
+    return ctx.app.extensions["babel"].instance.domain_instance.get_translations()
+
+
+def gettext(string: str, **variables) -> str:
+    """Flask-Babel's ``gettext``."""
+    translated = translations().ugettext(string)
     return translated % variables if variables else translated
 
 
