@@ -18,7 +18,10 @@ where the CPU went, per request: the web processes (gunicorn's workers), the PDF
 pools' processes), PostgreSQL's backends for the bench database (both servers' connections:
 they take turns, so the idle one's cost nothing) and this process (the load generator), from
 ``/proc`` over the counted time: what a request costs the machine, not only how long it
-waited. (A process that exits meanwhile takes its CPU time with it; none should.)
+waited. (A process that exits meanwhile takes its CPU time with it; none should.) Then two
+figures for reading the goal on this machine: the goal (250 req/s) scaled by the one-SQL app's
+rate here against the ~930 it served where the goal was set, and the ceiling for any app that
+prints these briefs: the one-SQL app's CPU per request plus this app's PDF CPU per request.
 The database is bench/scale.py's 10,000-project PostgreSQL database (generated when missing).
 Figures only: nothing here asserts a timing.
 """
@@ -42,6 +45,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PORT_APP, PORT_LIMIT = 8731, 8732
+# Issue 12's goal for the mixed load, and the one-SQL app's rate on the machine where the goal
+# was set ("one SQL + template serves ~930"): the goal was 0.27 of that machine's limit.
+GOAL_RPS, ISSUE_LIMIT_RPS = 250, 930
 SECRET = "bench-load-secret-key-0123456789abcdef"
 
 
@@ -180,6 +186,22 @@ def cpu_seconds(server: subprocess.Popen, database: str) -> dict[str, float]:
 def cpu_line(r: dict) -> None:
     per = ", ".join(f"{k} {v / max(1, r['n']) * 1000:.2f}" for k, v in r["cpu"].items())
     print(f"      CPU per request (ms): {per}; {sum(r['cpu'].values()) / r['seconds']:.2f} CPUs busy in all",
+          flush=True)
+
+
+def calibration(mixed: dict, limit_mixed: dict) -> None:
+    """What this machine allows: the goal scaled by the one-SQL app's rate here against the
+    issue's machine, and the ceiling for any app that prints these briefs: the one-SQL app's
+    CPU per request plus the PDF workers' CPU per request of this app's mix, on every CPU."""
+    scaled = GOAL_RPS * limit_mixed["rps"] / ISSUE_LIMIT_RPS
+    pdf = mixed["cpu"].get("PDF", 0.0) / max(1, mixed["n"])
+    lean = sum(limit_mixed["cpu"].values()) / max(1, limit_mixed["n"])
+    cpus = os.cpu_count() or 1
+    print(f"      goal {GOAL_RPS} req/s was set where one SQL + template served ~{ISSUE_LIMIT_RPS}; "
+          f"here it serves {limit_mixed['rps']:.0f}: the goal scaled to this machine is {scaled:.0f} req/s "
+          f"(app: {mixed['rps'] / scaled:.2f} × that)", flush=True)
+    print(f"      ceiling with these briefs: one SQL + template ({lean * 1000:.2f} ms CPU a request) plus "
+          f"the PDF workers' {pdf * 1000:.2f} ms a request, on {cpus} CPUs: {cpus / (lean + pdf):.0f} req/s",
           flush=True)
 
 
@@ -375,6 +397,7 @@ def main() -> None:
         line("one SQL + template, same mix (no PDF)", limit_mixed)
         cpu_line(limit_mixed)
         print(f"      app ÷ one-SQL app: {mixed['rps'] / limit_mixed['rps']:.2f}")
+        calibration(mixed, limit_mixed)
         no_pdf = load(PORT_APP, app_pick_no_pdf, {"Cookie": prep["cookie"]}, args.clients, args.seconds,
                       cpu=app_cpu)
         line("app, same mix without the PDFs", no_pdf)
