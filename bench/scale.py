@@ -16,8 +16,9 @@ For each size and database a child process loads three WSGI apps on the same dat
   no permissions): what the machine can do.
 
 Each round calls the three in turn (interleaved, so a slower minute of this VM hits all
-three alike); the figures are the medians of ``--runs`` rounds after a warm-up, and the
-ratio app / peer. Server time through the WSGI call, no network. The databases are those of
+three alike), and the rounds go to the sizes of a database in turn too (one child process
+per size, all kept open), so the growth from 1k to 100k is read from the same minutes; the
+figures are the medians of ``--runs`` rounds after a warm-up, and the ratio app / peer. Server time through the WSGI call, no network. The databases are those of
 ``bench/reports.py`` (generated there once per size; 100k is its default database).
 Figures only: nothing here asserts a timing.
 """
@@ -168,7 +169,10 @@ def lived_in(app, pid: int) -> None:
 
 
 
-def child(kind: str, url: str, size: int, runs: int) -> dict:
+def child(url: str) -> None:
+    """A child process serving one database: it sets up the three apps, says it is ready, then
+    runs a round (every view once on each of the three, in turn) whenever the parent asks, and
+    answers with the milliseconds of each (see ``main``)."""
     from sqlalchemy import func, select
 
     from bench._data import make_app, sign_in
@@ -195,29 +199,74 @@ def child(kind: str, url: str, size: int, runs: int) -> dict:
                          (peer, f"/limit/project/{pid}", None)),
         "API list": ((client, "/api/v1/projects", token), None, (peer, "/limit/api", None)),
     }
-    out = {}
-    for view, trio in calls.items():
-        times: list[list[float]] = [[], [], []]
-        for rnd in range(runs + 5):
+    _answer("ready")
+    for command in sys.stdin:
+        if command.strip() != "round":
+            break
+        times = {}
+        for view, trio in calls.items():
+            times[view] = []
             for i, call in enumerate(trio):
                 if call is None:
+                    times[view].append(None)
                     continue
                 who, path, headers = call
                 start = time.perf_counter()
                 resp = who.get(path, headers=headers or {})
-                elapsed = (time.perf_counter() - start) * 1000
+                times[view].append((time.perf_counter() - start) * 1000)
                 if resp.status_code != 200:
-                    raise SystemExit(f"{kind} {size} {view} #{i}: {path} answered {resp.status_code}")
-                if rnd >= 5:  # warm-up rounds not counted
-                    times[i].append(elapsed)
-        out[view] = [statistics.median(t) if t else None for t in times]
-    return out
+                    raise SystemExit(f"{url} {view} #{i}: {path} answered {resp.status_code}")
+        _answer(times)
+
+
+_MARK = "@@bench "  # the protocol's lines on a child's stdout (anything else printed is not)
+
+
+def _answer(value) -> None:
+    print(_MARK + json.dumps(value), flush=True)
+
+
+def _read(proc: subprocess.Popen):
+    for line in proc.stdout:
+        if line.startswith(_MARK):
+            return json.loads(line[len(_MARK):])
+    raise SystemExit(f"a bench child stopped (exit {proc.wait()})")
+
+
+def measure(urls: dict, runs: int, warm: int = 5) -> dict:
+    """Medians per database and view of ``runs`` rounds after ``warm``: one child process per
+    database (``urls``: key → URL), all started first, then each round asks every child in turn,
+    so the sizes are interleaved as the three apps are within a child: a slower minute of this
+    VM hits every size alike, and the growth from 1k to 100k is read from the same minutes."""
+    children = {}
+    try:
+        for key, url in urls.items():
+            children[key] = subprocess.Popen([sys.executable, __file__, "--child", url], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, text=True)
+            _read(children[key])  # ready: one set-up at a time
+        times: dict = {key: {} for key in urls}
+        for rnd in range(warm + runs):
+            for key, proc in children.items():
+                proc.stdin.write("round\n")
+                proc.stdin.flush()
+                answer = _read(proc)
+                if rnd < warm:
+                    continue
+                for view, trio in answer.items():
+                    for i, value in enumerate(trio):
+                        times[key].setdefault(view, ([], [], []))[i].append(value)
+        return {key: {view: [statistics.median(t) if t and t[0] is not None else None for t in trio]
+                      for view, trio in by_view.items()} for key, by_view in times.items()}
+    finally:
+        for proc in children.values():
+            if proc.poll() is None:
+                proc.stdin.close()
+                proc.wait(timeout=60)
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        kind, url, size, runs = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-        print(json.dumps(child(kind, url, size, runs)))
+        child(sys.argv[2])
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000])
@@ -227,15 +276,9 @@ def main() -> None:
     kinds = ["sqlite", "pg"] if args.db == "both" else [args.db]
     results: dict = {}
     for kind in kinds:
-        for size in args.sizes:
-            url = ensure(size, kind)
-            done = subprocess.run([sys.executable, __file__, "--child", kind, url, str(size), str(args.runs)],
-                                  capture_output=True, text=True, check=False)
-            if done.returncode:
-                print(done.stderr[-3000:])
-                continue
-            results[(kind, size)] = json.loads(done.stdout.strip().splitlines()[-1])
-            print(f"  {kind:10} {size:>7,}: done", flush=True)
+        urls = {(kind, size): ensure(size, kind) for size in args.sizes}
+        results.update(measure(urls, args.runs))
+        print(f"  {kind:10} {', '.join(f'{size:,}' for size in args.sizes)}: done", flush=True)
     print("\nms, median of warm interleaved rounds (app / Flask-Admin peer / one SQL + template); ratio = app ÷ peer")
     print(f"  {'view':14} {'db':10} " + "  ".join(f"{size:>30,}" for size in args.sizes))
     for view in VIEWS:
