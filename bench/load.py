@@ -19,9 +19,9 @@ pools' processes), PostgreSQL's backends for the bench database (both servers' c
 they take turns, so the idle one's cost nothing) and this process (the load generator), from
 ``/proc`` over the counted time: what a request costs the machine, not only how long it
 waited. (A process that exits meanwhile takes its CPU time with it; none should.) Then two
-figures for reading the goal on this machine: the goal (250 req/s) scaled by the one-SQL app's
-rate here against the ~930 it served where the goal was set, and the ceiling for any app that
-prints these briefs: the one-SQL app's CPU per request plus this app's PDF CPU per request.
+figures for reading the goal on this machine (``calibration``): the goal (250 req/s) scaled by
+the one-SQL app's rate here against the ~930 issue 12 reports for it, and an estimated ceiling
+for an app as lean as one SQL + template that prints these briefs, every CPU busy.
 The database is bench/scale.py's 10,000-project PostgreSQL database (generated when missing).
 Figures only: nothing here asserts a timing.
 """
@@ -45,8 +45,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PORT_APP, PORT_LIMIT = 8731, 8732
-# Issue 12's goal for the mixed load, and the one-SQL app's rate on the machine where the goal
-# was set ("one SQL + template serves ~930"): the goal was 0.27 of that machine's limit.
+# Issue 12's goal for the mixed load, and the one-SQL app's rate the issue reports from the
+# machine where the goal was set ("one SQL + template serves ~930", same gunicorn settings, 10k
+# projects, 20 clients; its mix is not stated): the goal was 0.27 of that limit.
 GOAL_RPS, ISSUE_LIMIT_RPS = 250, 930
 SECRET = "bench-load-secret-key-0123456789abcdef"
 
@@ -189,20 +190,32 @@ def cpu_line(r: dict) -> None:
           flush=True)
 
 
-def calibration(mixed: dict, limit_mixed: dict) -> None:
-    """What this machine allows: the goal scaled by the one-SQL app's rate here against the
-    issue's machine, and the ceiling for any app that prints these briefs: the one-SQL app's
-    CPU per request plus the PDF workers' CPU per request of this app's mix, on every CPU."""
-    scaled = GOAL_RPS * limit_mixed["rps"] / ISSUE_LIMIT_RPS
-    pdf = mixed["cpu"].get("PDF", 0.0) / max(1, mixed["n"])
-    lean = sum(limit_mixed["cpu"].values()) / max(1, limit_mixed["n"])
-    cpus = os.cpu_count() or 1
-    print(f"      goal {GOAL_RPS} req/s was set where one SQL + template served ~{ISSUE_LIMIT_RPS}; "
-          f"here it serves {limit_mixed['rps']:.0f}: the goal scaled to this machine is {scaled:.0f} req/s "
-          f"(app: {mixed['rps'] / scaled:.2f} × that)", flush=True)
-    print(f"      ceiling with these briefs: one SQL + template ({lean * 1000:.2f} ms CPU a request) plus "
-          f"the PDF workers' {pdf * 1000:.2f} ms a request, on {cpus} CPUs: {cpus / (lean + pdf):.0f} req/s",
-          flush=True)
+def _per_request(r: dict, *kinds: str) -> float:
+    """CPU seconds per request of ``kinds`` (all kinds when none is named)."""
+    return sum(v for k, v in r["cpu"].items() if not kinds or k in kinds) / max(1, r["n"])
+
+
+def calibration(mixed: dict, limit_mixed: dict, no_pdf: dict) -> None:
+    """Two figures for reading the goal on this machine. The goal scaled by the one-SQL app's
+    rate here against the ~930 issue 12 reports for it where the goal was set. And an estimated
+    ceiling for an app whose web side is as lean as one SQL + template but which prints these
+    briefs: the one-SQL app's CPU per request (its load generator's included: it shares the
+    CPUs), plus what the PDFs add to this app's mix — the PDF workers' CPU, and the web and
+    database CPU of a brief request beyond a project page's (the mixed load less the same mix
+    without the PDFs, where each brief is a project page instead) — with every CPU busy."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if limit_mixed["rps"] > 0:
+        scaled = GOAL_RPS * limit_mixed["rps"] / ISSUE_LIMIT_RPS
+        print(f"      goal {GOAL_RPS} req/s was set where one SQL + template served ~{ISSUE_LIMIT_RPS} (issue 12); "
+              f"here it serves {limit_mixed['rps']:.0f}: the goal scaled to this machine is {scaled:.0f} req/s, "
+              f"and the app reaches {mixed['rps'] / scaled:.2f} of it", flush=True)
+    lean = _per_request(limit_mixed)
+    workers = _per_request(mixed, "PDF")
+    web_side = max(0.0, _per_request(mixed, "web", "PostgreSQL") - _per_request(no_pdf, "web", "PostgreSQL"))
+    if lean + workers + web_side > 0:
+        print(f"      estimated ceiling with these briefs: one SQL + template ({lean * 1000:.2f} ms CPU a request) "
+              f"+ the PDF workers ({workers * 1000:.2f}) + a brief's web side beyond a page ({web_side * 1000:.2f}), "
+              f"every one of {cpus} CPUs busy: {cpus / (lean + workers + web_side):.0f} req/s", flush=True)
 
 
 def line(label: str, r: dict) -> None:
@@ -397,11 +410,11 @@ def main() -> None:
         line("one SQL + template, same mix (no PDF)", limit_mixed)
         cpu_line(limit_mixed)
         print(f"      app ÷ one-SQL app: {mixed['rps'] / limit_mixed['rps']:.2f}")
-        calibration(mixed, limit_mixed)
         no_pdf = load(PORT_APP, app_pick_no_pdf, {"Cookie": prep["cookie"]}, args.clients, args.seconds,
                       cpu=app_cpu)
         line("app, same mix without the PDFs", no_pdf)
         cpu_line(no_pdf)
+        calibration(mixed, limit_mixed, no_pdf)
         ids = queue_booklets(prep, 16)
         start = time.perf_counter()
         during = load(PORT_APP, lambda rng: ("list", rng.choice(["/projects/", "/projects/?stage=construction"]), {}),

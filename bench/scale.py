@@ -18,8 +18,9 @@ For each size and database a child process loads three WSGI apps on the same dat
 Each round calls the three in turn (interleaved, so a slower minute of this VM hits all
 three alike), and the rounds go to the sizes of a database in turn too (one child process
 per size, all kept open), so the growth from 1k to 100k is read from the same minutes; the
-figures are the medians of ``--runs`` rounds after a warm-up, and the ratio app / peer. Server time through the WSGI call, no network. The databases are those of
-``bench/reports.py`` (generated there once per size; 100k is its default database).
+figures are the medians of ``--runs`` rounds after a warm-up, and the ratio app / peer.
+Server time through the WSGI call, no network. The databases are those of ``bench/reports.py``
+(generated there once per size; 100k is its default database).
 Figures only: nothing here asserts a timing.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,7 +96,9 @@ def peer_and_limit(url: str):
         column_details_exclude_list = tuple(p.key for p in inspect(Project).column_attrs
                                             if not isinstance(p.columns[0], Column))
 
-    Admin(peer, name="peer").add_view(ProjectView(Project, session, endpoint="project"))
+    with warnings.catch_warnings():  # a plain session, as a team without Flask-SQLAlchemy would pass
+        warnings.filterwarnings("ignore", "Passing a session object directly", DeprecationWarning)
+        Admin(peer, name="peer").add_view(ProjectView(Project, session, endpoint="project"))
 
     list_sql = text(
         "SELECT p.id, p.name, i.name AS investor, p.stage, p.signed_on, p.contracted_investment FROM project p "
@@ -172,7 +176,15 @@ def lived_in(app, pid: int) -> None:
 def child(url: str) -> None:
     """A child process serving one database: it sets up the three apps, says it is ready, then
     runs a round (every view once on each of the three, in turn) whenever the parent asks, and
-    answers with the milliseconds of each (see ``main``)."""
+    answers with the milliseconds of each (see ``measure``). The answers go out on the process's
+    original stdout, one JSON line each; whatever else prints goes to stderr."""
+    protocol = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # stray prints (a library's, a warning's) cannot mix with the answers
+
+    def answer(value) -> None:
+        protocol.write(json.dumps(value) + "\n")
+        protocol.flush()
+
     from sqlalchemy import func, select
 
     from bench._data import make_app, sign_in
@@ -197,9 +209,9 @@ def child(url: str) -> None:
                        (peer, "/admin/project/?flt0_0=construction", None), (peer, "/limit/list?stage=construction", None)),
         "project page": ((client, f"/projects/{pid}", None), (peer, f"/admin/project/details/?id={pid}", None),
                          (peer, f"/limit/project/{pid}", None)),
-        "API list": ((client, "/api/v1/projects", token), None, (peer, "/limit/api", None)),
+        "API list": ((client, "/api/v1/projects", token), None, (peer, "/limit/api", None)),  # no peer API
     }
-    _answer("ready")
+    answer("ready")
     for command in sys.stdin:
         if command.strip() != "round":
             break
@@ -216,52 +228,80 @@ def child(url: str) -> None:
                 times[view].append((time.perf_counter() - start) * 1000)
                 if resp.status_code != 200:
                     raise SystemExit(f"{url} {view} #{i}: {path} answered {resp.status_code}")
-        _answer(times)
+        answer(times)
 
 
-_MARK = "@@bench "  # the protocol's lines on a child's stdout (anything else printed is not)
+class ChildFailed(Exception):
+    pass
 
 
-def _answer(value) -> None:
-    print(_MARK + json.dumps(value), flush=True)
+def _ask(proc: subprocess.Popen, command: str | None = None):
+    """Send ``command`` (if any) to a child and read its next answer."""
+    try:
+        if command is not None:
+            proc.stdin.write(command + "\n")
+            proc.stdin.flush()
+        line = proc.stdout.readline()
+    except OSError as err:  # its end of the pipe is gone
+        raise ChildFailed(str(err)) from None
+    if not line:
+        raise ChildFailed(f"exit {proc.wait()}")
+    return json.loads(line)
 
 
-def _read(proc: subprocess.Popen):
-    for line in proc.stdout:
-        if line.startswith(_MARK):
-            return json.loads(line[len(_MARK):])
-    raise SystemExit(f"a bench child stopped (exit {proc.wait()})")
+def _stop(proc: subprocess.Popen) -> None:
+    try:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        proc.kill()
+        proc.wait()
 
 
 def measure(urls: dict, runs: int, warm: int = 5) -> dict:
     """Medians per database and view of ``runs`` rounds after ``warm``: one child process per
-    database (``urls``: key → URL), all started first, then each round asks every child in turn,
-    so the sizes are interleaved as the three apps are within a child: a slower minute of this
-    VM hits every size alike, and the growth from 1k to 100k is read from the same minutes."""
-    children = {}
+    database (``urls``: key → URL), all set up first, then each round asks every child in turn
+    (starting with the next one each round, so no size always follows the same other), so the
+    sizes are interleaved as the three apps are within a child: a slower minute of this VM hits
+    every size alike, and the growth from 1k to 100k is read from the same minutes. A child
+    that fails is reported on stderr and left out (its cells print "—")."""
+    children: dict = {}
+    times: dict = {}
+
+    def drop(key, why) -> None:
+        print(f"  {key[0]} {key[1]:,}: the bench child failed ({why}); left out", file=sys.stderr, flush=True)
+        _stop(children.pop(key))
+        times.pop(key, None)
+
     try:
         for key, url in urls.items():
             children[key] = subprocess.Popen([sys.executable, __file__, "--child", url], stdin=subprocess.PIPE,
                                              stdout=subprocess.PIPE, text=True)
-            _read(children[key])  # ready: one set-up at a time
-        times: dict = {key: {} for key in urls}
+            try:
+                _ask(children[key])  # ready: one set-up at a time
+                times[key] = {}
+            except ChildFailed as err:
+                drop(key, err)
         for rnd in range(warm + runs):
-            for key, proc in children.items():
-                proc.stdin.write("round\n")
-                proc.stdin.flush()
-                answer = _read(proc)
+            keys = list(children)
+            turn = rnd % len(keys) if keys else 0
+            for key in keys[turn:] + keys[:turn]:
+                try:
+                    answer = _ask(children[key], "round")
+                except ChildFailed as err:
+                    drop(key, err)
+                    continue
                 if rnd < warm:
                     continue
                 for view, trio in answer.items():
                     for i, value in enumerate(trio):
-                        times[key].setdefault(view, ([], [], []))[i].append(value)
-        return {key: {view: [statistics.median(t) if t and t[0] is not None else None for t in trio]
-                      for view, trio in by_view.items()} for key, by_view in times.items()}
+                        if value is not None:
+                            times[key].setdefault(view, ([], [], []))[i].append(value)
+        return {key: {view: [statistics.median(t) if t else None for t in trio] for view, trio in by_view.items()}
+                for key, by_view in times.items()}
     finally:
         for proc in children.values():
-            if proc.poll() is None:
-                proc.stdin.close()
-                proc.wait(timeout=60)
+            _stop(proc)
 
 
 def main() -> None:
@@ -273,6 +313,8 @@ def main() -> None:
     ap.add_argument("--db", choices=["sqlite", "pg", "both"], default="both")
     ap.add_argument("--runs", type=int, default=20)
     args = ap.parse_args()
+    if args.runs < 1:
+        ap.error("--runs must be at least 1")
     kinds = ["sqlite", "pg"] if args.db == "both" else [args.db]
     results: dict = {}
     for kind in kinds:
@@ -291,7 +333,8 @@ def main() -> None:
                     continue
                 app_ms, peer_ms, limit_ms = r
                 ratio = f"×{app_ms / peer_ms:.2f}" if peer_ms else "  —  "
-                cells.append(f"{app_ms:6.1f} / {peer_ms if peer_ms else float('nan'):6.1f} / {limit_ms:5.1f} {ratio:>6}")
+                peer_cell = f"{peer_ms:6.1f}" if peer_ms else f"{'—':>6}"  # the API list has no peer
+                cells.append(f"{app_ms:6.1f} / {peer_cell} / {limit_ms:5.1f} {ratio:>6}")
             print(f"  {view:14} {kind:10} " + "  ".join(cells))
         first, last = args.sizes[0], args.sizes[-1]
         for kind in kinds:
