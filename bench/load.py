@@ -208,7 +208,7 @@ def calibration(mixed: dict, limit_mixed: dict, no_pdf: dict) -> None:
         scaled = GOAL_RPS * limit_mixed["rps"] / ISSUE_LIMIT_RPS
         print(f"      goal {GOAL_RPS} req/s was set where one SQL + template served ~{ISSUE_LIMIT_RPS} (issue 12); "
               f"here it serves {limit_mixed['rps']:.0f}: the goal scaled to this machine is {scaled:.0f} req/s, "
-              f"and the app reaches {mixed['rps'] / scaled:.2f} of it", flush=True)
+              f"and the app serves {mixed['rps'] / scaled:.2f} times that", flush=True)
     lean = _per_request(limit_mixed)
     workers = _per_request(mixed, "PDF")
     web_side = max(0.0, _per_request(mixed, "web", "PostgreSQL") - _per_request(no_pdf, "web", "PostgreSQL"))
