@@ -365,14 +365,14 @@ def _milestone(project_id: int, stage: str) -> Milestone:
 
 # The milestones of the projects ``ids`` (the project page: one; a booklet: its projects):
 # their columns, read as rows (core.db.column_rows: for display, no objects to build).
-milestones_of = built_once(lambda: select(
+_milestones_of = built_once(lambda: select(
     Milestone.project_id, Milestone.stage, Milestone.planned_on, Milestone.actual_on,
 ).where(Milestone.project_id.in_(bindparam("ids", expanding=True))))
 
 
 def milestone_rows(project_ids: list[int]) -> list:
     """The milestones of ``project_ids`` as rows (project_id, stage, planned_on, actual_on)."""
-    return column_rows(db.session, milestones_of(), {"ids": list(project_ids)})
+    return column_rows(db.session, _milestones_of(), {"ids": list(project_ids)})
 
 
 def milestones(project: Project) -> list[dict[str, Any]]:
