@@ -8,7 +8,10 @@ For each size and database a child process loads three WSGI apps on the same dat
 
 - **app**: this application, signed in as the city leader (the list with its totals line,
   the project page, ``GET /api/v1/projects``); the measured project is given a dozen audited
-  edits and two funds records first (``lived_in``), so its page shows a change history;
+  edits and two funds records first (``lived_in``), so its page shows a change history; each
+  view of the app twice: as viewed again (what it keeps until the data changes is kept:
+  totals, list bodies, the project page's cards, ``core.datacache``) and cold (all of that
+  emptied first, as the first view after any change anywhere);
 - **peer**: a Flask-Admin ``ModelView`` of the project table, as a Flask team would set it
   up for CRUD screens (50 rows, newest signing first, search on the name, a stage filter,
   related names joined; its pager counts the matching rows on every page; no API);
@@ -175,8 +178,8 @@ def lived_in(app, pid: int) -> None:
 
 def child(url: str) -> None:
     """A child process serving one database: it sets up the three apps, says it is ready, then
-    runs a round (every view once on each of the three, in turn) whenever the parent asks, and
-    answers with the milliseconds of each (see ``measure``). The answers go out on the process's
+    runs a round (every view once on each of the three, in turn, and once more on the app cold)
+    whenever the parent asks, and answers with the milliseconds of each (see ``measure``). The answers go out on the process's
     original stdout, one JSON line each; whatever else prints goes to stderr."""
     protocol = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # stray prints (a library's, a warning's) cannot mix with the answers
@@ -189,6 +192,7 @@ def child(url: str) -> None:
 
     from bench._data import make_app, sign_in
     from bench.reports import api_token
+    from tracker.core import datacache
     from tracker.extensions import db
     from tracker.projects.models import Project
 
@@ -211,23 +215,32 @@ def child(url: str) -> None:
                          (peer, f"/limit/project/{pid}", None)),
         "API list": ((client, "/api/v1/projects", token), None, (peer, "/limit/api", None)),  # no peer API
     }
+
+    def timed(view: str, i: int, call) -> float:
+        who, path, headers = call
+        start = time.perf_counter()
+        resp = who.get(path, headers=headers or {})
+        elapsed = (time.perf_counter() - start) * 1000
+        if resp.status_code != 200:
+            raise SystemExit(f"{url} {view} #{i}: {path} answered {resp.status_code}")
+        return elapsed
+
     answer("ready")
     for command in sys.stdin:
         if command.strip() != "round":
             break
-        times = {}
+        # Cold: the app's kept parts emptied before each of its views (untimed), as after a
+        # change; then every view once untimed, so the warm calls below find their parts kept.
+        cold = {}
         for view, trio in calls.items():
-            times[view] = []
-            for i, call in enumerate(trio):
-                if call is None:
-                    times[view].append(None)
-                    continue
-                who, path, headers = call
-                start = time.perf_counter()
-                resp = who.get(path, headers=headers or {})
-                times[view].append((time.perf_counter() - start) * 1000)
-                if resp.status_code != 200:
-                    raise SystemExit(f"{url} {view} #{i}: {path} answered {resp.status_code}")
+            datacache.clear()
+            cold[view] = timed(view, 0, trio[0])
+        for view, trio in calls.items():
+            timed(view, 0, trio[0])
+        times = {view: [timed(view, i, call) if call else None for i, call in enumerate(trio)]
+                 for view, trio in calls.items()}
+        for view, value in cold.items():
+            times[view].append(value)  # the fourth figure: the app, cold
         answer(times)
 
 
@@ -296,7 +309,7 @@ def measure(urls: dict, runs: int, warm: int = 5) -> dict:
                 for view, trio in answer.items():
                     for i, value in enumerate(trio):
                         if value is not None:
-                            times[key].setdefault(view, ([], [], []))[i].append(value)
+                            times[key].setdefault(view, ([], [], [], []))[i].append(value)
         return {key: {view: [statistics.median(t) if t else None for t in trio] for view, trio in by_view.items()}
                 for key, by_view in times.items()}
     finally:
@@ -321,29 +334,32 @@ def main() -> None:
         urls = {(kind, size): ensure(size, kind) for size in args.sizes}
         results.update(measure(urls, args.runs))
         print(f"  {kind:10} {', '.join(f'{size:,}' for size in args.sizes)}: done", flush=True)
-    print("\nms, median of warm interleaved rounds (app / Flask-Admin peer / one SQL + template); ratio = app ÷ peer")
-    print(f"  {'view':14} {'db':10} " + "  ".join(f"{size:>30,}" for size in args.sizes))
+    print("\nms, median of interleaved rounds after a warm-up (app / Flask-Admin peer / one SQL + template); "
+          "ratio = app ÷ peer.\n'again': the app with its kept parts (the view as seen again until the data "
+          "changes); 'cold': the app right after they were emptied (the first view after any change), beside "
+          "the same peer and limit figures (they keep nothing)")
+    print(f"  {'view':14} {'app':6} {'db':7} " + "  ".join(f"{size:>30,}" for size in args.sizes))
     for view in VIEWS:
-        for kind in kinds:
-            cells = []
-            for size in args.sizes:
-                r = results.get((kind, size), {}).get(view)
-                if not r:
-                    cells.append(f"{'—':>30}")
-                    continue
-                app_ms, peer_ms, limit_ms = r
-                ratio = f"×{app_ms / peer_ms:.2f}" if peer_ms else "  —  "
-                peer_cell = f"{peer_ms:6.1f}" if peer_ms else f"{'—':>6}"  # the API list has no peer
-                cells.append(f"{app_ms:6.1f} / {peer_cell} / {limit_ms:5.1f} {ratio:>6}")
-            print(f"  {view:14} {kind:10} " + "  ".join(cells))
+        for label, at in (("again", 0), ("cold", 3)):
+            for kind in kinds:
+                cells = []
+                for size in args.sizes:
+                    r = results.get((kind, size), {}).get(view)
+                    if not r:
+                        cells.append(f"{'—':>30}")
+                        continue
+                    app_ms, peer_ms, limit_ms = r[at], r[1], r[2]
+                    ratio = f"×{app_ms / peer_ms:.2f}" if peer_ms else "  —  "
+                    peer_cell = f"{peer_ms:6.1f}" if peer_ms else f"{'—':>6}"  # the API list has no peer
+                    cells.append(f"{app_ms:6.1f} / {peer_cell} / {limit_ms:5.1f} {ratio:>6}")
+                print(f"  {view if at == 0 else '':14} {label:6} {kind:7} " + "  ".join(cells))
         first, last = args.sizes[0], args.sizes[-1]
         for kind in kinds:
             a, b = results.get((kind, first), {}).get(view), results.get((kind, last), {}).get(view)
             if a and b and first != last:
                 peer_growth = f"{b[1] / a[1]:.1f}" if a[1] and b[1] else "—"
-                print(f"  {'':14} {kind:10} growth {first:,} → {last:,}: app ×{b[0] / a[0]:.1f}, "
-                      f"peer ×{peer_growth}, limit ×{b[2] / a[2]:.1f}")
-
+                print(f"  {'':14} {kind:14} growth {first:,} → {last:,}: app ×{b[0] / a[0]:.1f} again, "
+                      f"×{b[3] / a[3]:.1f} cold; peer ×{peer_growth}, limit ×{b[2] / a[2]:.1f}")
 
 if __name__ == "__main__":
     main()
