@@ -108,6 +108,7 @@ def _import_models() -> None:
     import tracker.jobs.models
     import tracker.progress.models
     import tracker.projects.models
+    import tracker.projects.tally
     import tracker.targets.models
     import tracker.workflow.models  # noqa: F401
 

@@ -13,7 +13,8 @@ need nothing else (no Redis). The runner:
   the user cancelled has its worker killed;
 - on a clean shutdown (a restart) puts its running jobs back in the queue; marks failed the
   running jobs of any process that stopped sending heartbeats (it crashed or was killed) —
-  "interrupted, please try again" — and deletes results older than ``JOB_KEEP_HOURS``.
+  "interrupted, please try again" — and deletes results older than ``JOB_KEEP_HOURS``;
+- folds the project tally's rows when they have grown (``projects.tally.fold``).
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from tracker.jobs import operations as ops
 from tracker.jobs import pool as pools
 from tracker.jobs.models import Job
 from tracker.jobs.worker import result_dir, run_job
+from tracker.projects import tally
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ DEFAULTS = {
 MAX_ATTEMPTS = 3  # runs of one job cut short by restarts before it is given up
 SWEEP_EVERY = 30.0  # seconds between looks for stale jobs
 EXPIRE_EVERY = 3600.0
+FOLD_EVERY = 60.0  # seconds between looks at the project tally's length (projects.tally.fold)
 
 
 def _setting(app, key: str) -> float:
@@ -99,6 +102,7 @@ class JobRunner:
         self._last_heartbeat = 0.0
         self._last_sweep = 0.0
         self._last_expire = 0.0
+        self._last_fold = 0.0
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -235,6 +239,9 @@ class JobRunner:
         if now - self._last_expire >= EXPIRE_EVERY:
             self._last_expire = now
             self.expire_old()
+        if now - self._last_fold >= FOLD_EVERY:
+            self._last_fold = now
+            self._record(tally.fold)
 
     def sweep_stale(self) -> list[int]:
         stale_exists = db.session.execute(

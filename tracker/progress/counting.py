@@ -52,11 +52,18 @@ def _on(column: Any, as_of: date) -> Any:
             .limit(1).correlate(Project).scalar_subquery())
 
 
+# The totals' categories: these stages apart, every other one (signed and later) "signed".
+APART = ("negotiating", "terminated")
+
+
 def category(stage_expr: Any) -> Any:
     """``negotiating`` / ``terminated`` / ``signed`` from a ``counts_as`` expression."""
-    return case((stage_expr == "negotiating", literal("negotiating")),
-                (stage_expr == "terminated", literal("terminated")),
-                else_=literal("signed"))
+    return case(*((stage_expr == code, literal(code)) for code in APART), else_=literal("signed"))
+
+
+def category_of(counts_as_code: str | None) -> str:
+    """``category`` of a stage code read already (the tally's, ``projects.tally``)."""
+    return counts_as_code if counts_as_code in APART else "signed"
 
 
 def funds(as_of: date | None = None) -> Any:

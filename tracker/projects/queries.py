@@ -23,6 +23,7 @@ from tracker.core.permissions import scope_filter
 from tracker.extensions import db
 from tracker.progress import counting
 from tracker.progress.lights import lit_condition
+from tracker.projects import tally
 from tracker.projects.models import Industry, Investor, Project, SourceRegion
 from tracker.projects.schemas import SIZE_BAND_CODES, SORT_CODES
 from tracker.projects.search import matching_projects
@@ -223,11 +224,13 @@ def totals(conds: Any, as_of: date | None = None) -> Totals:
 
 def _totals_and_page(user, f: ProjectFilters, per_page: int) -> tuple[Totals, int]:
     """The totals line (one query) and the page number, capped."""
-    # The totals line reads every matching row: kept until the data changes (core.datacache),
-    # per scope and filters (the user's own id only for 我的项目). The conditions are built
-    # only when it is not kept: most views only need the page number.
+    # Scope, unit, stage and archived: from the tally the database keeps (projects.tally);
+    # other filters read every matching row. Either is kept until the data changes
+    # (core.datacache), per scope and filters (the user's own id only for 我的项目). The
+    # conditions are built only when it is not kept: most views only need the page number.
     found = datacache.cached(("totals", _filters_key(user, f)),
-                             lambda: totals(and_(*_conditions(user, f)), f.as_of))
+                             lambda: tally.totals(user, f) if tally.covers(f)
+                             else totals(and_(*_conditions(user, f)), f.as_of))
     return found, min(f.page, max(1, -(-found.rows // per_page)))
 
 
