@@ -87,7 +87,7 @@ def upgrade():
         op.execute("LOCK TABLE project IN SHARE MODE")
     op.create_table(
         "project_tally",
-        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=False),
         sa.Column("is_archived", sa.Boolean(), nullable=False),
         sa.Column("stage", sa.String(length=20), nullable=False),
