@@ -179,8 +179,9 @@ def lived_in(app, pid: int) -> None:
 def child(url: str) -> None:
     """A child process serving one database: it sets up the three apps, says it is ready, then
     runs a round (every view once on each of the three, in turn, and once more on the app cold)
-    whenever the parent asks, and answers with the milliseconds of each (see ``measure``). The answers go out on the process's
-    original stdout, one JSON line each; whatever else prints goes to stderr."""
+    whenever the parent asks, and answers with the milliseconds of each (see ``measure``). The
+    answers go out on the process's original stdout, one JSON line each; whatever else prints
+    goes to stderr."""
     protocol = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # stray prints (a library's, a warning's) cannot mix with the answers
 

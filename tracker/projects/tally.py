@@ -99,8 +99,6 @@ def fold(above: int = FOLD_ABOVE) -> bool:
     t = ProjectTally.__table__
     if db.session.execute(select(func.count()).select_from(t)).scalar_one() <= above:
         return False
-    key = [t.c[k] for k in _KEY]
-    nonzero = (func.sum(t.c.n) != 0) | (func.sum(t.c.investment_fen) != 0) | (func.sum(t.c.funds_fen) != 0)
     if db.session.get_bind().dialect.name == "postgresql":
         names = ", ".join(_KEY)
         db.session.execute(text(
@@ -109,6 +107,8 @@ def fold(above: int = FOLD_ABOVE) -> bool:
             f"SELECT {names}, sum(n), sum(investment_fen), sum(funds_fen) FROM gone GROUP BY {names} "
             f"HAVING sum(n) <> 0 OR sum(investment_fen) <> 0 OR sum(funds_fen) <> 0"))
         return True
+    key = [t.c[k] for k in _KEY]
+    nonzero = (func.sum(t.c.n) != 0) | (func.sum(t.c.investment_fen) != 0) | (func.sum(t.c.funds_fen) != 0)
     top = db.session.execute(select(func.max(t.c.id))).scalar_one()
     summed = select(*key, func.sum(t.c.n), func.sum(t.c.investment_fen), func.sum(t.c.funds_fen)) \
         .where(t.c.id <= top).group_by(*key).having(nonzero)
