@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
+# The figures of one view in a round, in this order: the app, the peer, the limit, the app cold.
+APP, PEER, LIMIT, COLD = range(4)
 VIEWS = ("list default", "list keyword", "list stage", "project page", "API list")
 
 
@@ -241,7 +243,7 @@ def child(url: str) -> None:
         times = {view: [timed(view, i, call) if call else None for i, call in enumerate(trio)]
                  for view, trio in calls.items()}
         for view, value in cold.items():
-            times[view].append(value)  # the fourth figure: the app, cold
+            times[view].append(value)  # at COLD
         answer(times)
 
 
@@ -310,7 +312,7 @@ def measure(urls: dict, runs: int, warm: int = 5) -> dict:
                 for view, trio in answer.items():
                     for i, value in enumerate(trio):
                         if value is not None:
-                            times[key].setdefault(view, ([], [], [], []))[i].append(value)
+                            times[key].setdefault(view, tuple([] for _ in range(COLD + 1)))[i].append(value)
         return {key: {view: [statistics.median(t) if t else None for t in trio] for view, trio in by_view.items()}
                 for key, by_view in times.items()}
     finally:
@@ -341,7 +343,7 @@ def main() -> None:
           "the same peer and limit figures (they keep nothing)")
     print(f"  {'view':14} {'app':6} {'db':7} " + "  ".join(f"{size:>30,}" for size in args.sizes))
     for view in VIEWS:
-        for label, at in (("again", 0), ("cold", 3)):
+        for label, at in (("again", APP), ("cold", COLD)):
             for kind in kinds:
                 cells = []
                 for size in args.sizes:
@@ -349,18 +351,18 @@ def main() -> None:
                     if not r:
                         cells.append(f"{'—':>30}")
                         continue
-                    app_ms, peer_ms, limit_ms = r[at], r[1], r[2]
+                    app_ms, peer_ms, limit_ms = r[at], r[PEER], r[LIMIT]
                     ratio = f"×{app_ms / peer_ms:.2f}" if peer_ms else "  —  "
                     peer_cell = f"{peer_ms:6.1f}" if peer_ms else f"{'—':>6}"  # the API list has no peer
                     cells.append(f"{app_ms:6.1f} / {peer_cell} / {limit_ms:5.1f} {ratio:>6}")
-                print(f"  {view if at == 0 else '':14} {label:6} {kind:7} " + "  ".join(cells))
+                print(f"  {view if at == APP else '':14} {label:6} {kind:7} " + "  ".join(cells))
         first, last = args.sizes[0], args.sizes[-1]
         for kind in kinds:
             a, b = results.get((kind, first), {}).get(view), results.get((kind, last), {}).get(view)
             if a and b and first != last:
-                peer_growth = f"{b[1] / a[1]:.1f}" if a[1] and b[1] else "—"
-                print(f"  {'':14} {kind:14} growth {first:,} → {last:,}: app ×{b[0] / a[0]:.1f} again, "
-                      f"×{b[3] / a[3]:.1f} cold; peer ×{peer_growth}, limit ×{b[2] / a[2]:.1f}")
+                peer_growth = f"{b[PEER] / a[PEER]:.1f}" if a[PEER] and b[PEER] else "—"
+                print(f"  {'':14} {kind:14} growth {first:,} → {last:,}: app ×{b[APP] / a[APP]:.1f} again, "
+                      f"×{b[COLD] / a[COLD]:.1f} cold; peer ×{peer_growth}, limit ×{b[LIMIT] / a[LIMIT]:.1f}")
 
 if __name__ == "__main__":
     main()
